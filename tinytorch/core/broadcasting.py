@@ -1,0 +1,78 @@
+"""Shape rules shared by every op: NumPy broadcasting, its backward (a sum), and axis handling.
+
+The backward of a broadcast is a sum over the stretched axes. The autograd engine calls
+``unbroadcast`` in exactly one place, so an op's backward stays pure math and cannot forget it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinytorch.core.errors import ShapeError, explain
+
+Shape = tuple[int, ...]
+
+
+def broadcast_shape(*shapes: Shape) -> Shape:
+    """The shape NumPy broadcasting gives ``shapes``, or a ShapeError naming them.
+
+    Example:
+        >>> broadcast_shape((4, 1, 3), (5, 1))
+        (4, 5, 3)
+    """
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(explain(
+            what=f"shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast together",
+            why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
+            fix="reshape or unsqueeze an operand so that its axes line up with the other's",
+        )) from None
+
+
+def broadcasts_to(shape: Shape, target: Shape) -> bool:
+    """True when NumPy broadcasting can stretch ``shape`` to ``target``.
+
+    Example:
+        >>> broadcasts_to((3, 1), (2, 3, 4)), broadcasts_to((3,), (3, 4))
+        (True, False)
+    """
+    return len(shape) <= len(target) and all(
+        s in (1, t) for s, t in zip(shape[::-1], target[::-1], strict=False)
+    )
+
+
+def unbroadcast(grad: np.ndarray, shape: Shape) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting (whose backward is a sum).
+
+    Example:
+        >>> unbroadcast(np.ones((2, 3, 4)), (3, 1)).ravel().tolist()
+        [8.0, 8.0, 8.0]
+    """
+    lead = grad.ndim - len(shape)  # axes that broadcasting prepended
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad
+
+
+def normalize_axis(axis: int, ndim: int) -> int:
+    """Turn a possibly negative ``axis`` into its index in ``range(ndim)``, checking the range."""
+    if not -ndim <= axis < max(ndim, 1):
+        raise ShapeError(explain(
+            what=f"axis {axis} is out of range for a tensor with {ndim} dimension(s)",
+            why=f"valid axes are {-ndim}..{ndim - 1} (negative values count from the end)",
+            fix="pick an axis inside that range",
+        ))
+    return axis % ndim if ndim else 0
+
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """All axes when ``axis`` is None, else the given ones made non-negative and sorted."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, np.integer)):
+        return (normalize_axis(int(axis), ndim),)
+    return tuple(sorted({normalize_axis(int(a), ndim) for a in axis}))

@@ -1,0 +1,51 @@
+"""Matrix multiplication with NumPy's rules for 1-D and batched operands.
+
+Rules (as ``np.matmul`` and PyTorch): a 1-D left operand acts as a row vector and a 1-D right
+operand as a column vector, the added axis removed afterwards; leading (batch) axes broadcast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.core.autograd import Function, Node
+
+Array = np.ndarray
+
+
+def _blas_ready(x: Array) -> Array:
+    """Copy broadcast views (zero strides): NumPy cannot hand them to BLAS and loops slowly."""
+    if x.ndim >= 2 and 0 in x.strides[-2:]:
+        return np.ascontiguousarray(x)
+    return x
+
+
+class MatMul(Function):
+    """out = a @ b."""
+
+    @staticmethod
+    def forward(ctx: Node, a: Array, b: Array) -> Array:
+        ctx.save_for_backward(a, b)
+        return np.matmul(_blas_ready(a), _blas_ready(b))
+
+    @staticmethod
+    def backward(ctx: Node, grad: Array) -> tuple[Array | None, Array | None]:
+        a, b = ctx.saved_tensors
+        grad = _blas_ready(grad)
+        a2 = a[None, :] if a.ndim == 1 else a          # (..., n, k)
+        b2 = b[:, None] if b.ndim == 1 else b          # (..., k, m)
+        g2 = grad
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)                # restore the column axis m = 1
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)                # restore the row axis n = 1
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = np.matmul(g2, np.swapaxes(b2, -1, -2))            # (..., n, k)
+            if a.ndim == 1:
+                grad_a = grad_a[..., 0, :]
+        if ctx.needs_input_grad[1]:
+            grad_b = np.matmul(np.swapaxes(a2, -1, -2), g2)            # (..., k, m)
+            if b.ndim == 1:
+                grad_b = grad_b[..., 0]
+        return grad_a, grad_b
