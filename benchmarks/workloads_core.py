@@ -1,0 +1,147 @@
+"""Core workloads: one big GEMM with its gradients, and the fixed cost of a tiny op.
+
+``matmul_1024`` asks whether tinytorch adds anything to the BLAS work of ``a @ b`` and its
+backward (three 1024x1024 GEMMs); ``op_overhead`` asks how much Python bookkeeping one
+differentiable op costs when the arithmetic itself is nearly free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import Step, Workload, optional_torch
+
+ORDER = 0  # these rows come first in the report
+
+MATMUL_N = 1024
+CHAIN_OPS = 1_000
+CHAIN_SIZE = 16
+
+
+def _matmul_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs a, b and a random upstream gradient g, all (N, N) float32, the same every run."""
+    rng = np.random.default_rng(0)
+    shape = (MATMUL_N, MATMUL_N)
+    return (
+        rng.standard_normal(shape, dtype=np.float32),
+        rng.standard_normal(shape, dtype=np.float32),
+        rng.standard_normal(shape, dtype=np.float32),
+    )
+
+
+def matmul_tinytorch() -> Step:
+    """tinytorch: out = a @ b, then backward with g, filling a.grad and b.grad."""
+    from tinytorch.core.tensor import Tensor
+
+    a_np, b_np, g_np = _matmul_arrays()
+    a = Tensor(a_np, requires_grad=True)
+    b = Tensor(b_np, requires_grad=True)
+    g = Tensor(g_np)
+
+    def step() -> Any:
+        a.grad = None  # as a training loop's zero_grad does: no accumulation pass
+        b.grad = None
+        out = a @ b
+        out.backward(g)
+        return a.grad, b.grad
+
+    return step
+
+
+def matmul_torch() -> Step | None:
+    """PyTorch: the same forward and backward."""
+    torch = optional_torch()
+    if torch is None:
+        return None
+    a_np, b_np, g_np = _matmul_arrays()
+    a = torch.from_numpy(a_np).requires_grad_()
+    b = torch.from_numpy(b_np).requires_grad_()
+    g = torch.from_numpy(g_np)
+
+    def step() -> Any:
+        a.grad = None
+        b.grad = None
+        out = a @ b
+        out.backward(g)
+        return a.grad, b.grad
+
+    return step
+
+
+def matmul_numpy() -> Step:
+    """Raw NumPy: the three GEMMs that forward and backward need, and nothing else."""
+    a, b, g = _matmul_arrays()
+
+    def step() -> Any:
+        out = a @ b
+        grad_a = g @ b.T  # dL/da = g b^T
+        grad_b = a.T @ g  # dL/db = a^T g
+        return out, grad_a, grad_b
+
+    return step
+
+
+def _chain_start() -> np.ndarray:
+    return np.full(CHAIN_SIZE, 0.5, dtype=np.float32)
+
+
+def chain_tinytorch() -> Step:
+    """tinytorch: CHAIN_OPS alternating x * 1.0001 and x + 0.001, then sum and backward."""
+    from tinytorch.core.tensor import Tensor
+
+    x0 = Tensor(_chain_start(), requires_grad=True)
+
+    def step() -> Any:
+        x0.grad = None
+        x = x0
+        for _ in range(CHAIN_OPS // 2):
+            x = x * 1.0001
+            x = x + 0.001
+        x.sum().backward()
+        return x0.grad
+
+    return step
+
+
+def chain_torch() -> Step | None:
+    """PyTorch: the same chain."""
+    torch = optional_torch()
+    if torch is None:
+        return None
+    x0 = torch.from_numpy(_chain_start()).requires_grad_()
+
+    def step() -> Any:
+        x0.grad = None
+        x = x0
+        for _ in range(CHAIN_OPS // 2):
+            x = x * 1.0001
+            x = x + 0.001
+        x.sum().backward()
+        return x0.grad
+
+    return step
+
+
+WORKLOADS = [
+    Workload(
+        name="matmul_1024",
+        description=f"{MATMUL_N}x{MATMUL_N} float32 a @ b, forward + backward (3 GEMMs)",
+        make_tinytorch=matmul_tinytorch,
+        make_torch=matmul_torch,
+        make_numpy=matmul_numpy,
+        target="tinytorch/numpy <= 1.15x",
+        target_baseline="numpy",
+        target_max_ratio=1.15,
+    ),
+    Workload(
+        name="op_overhead",
+        description=f"{CHAIN_OPS} chained elementwise ops on {CHAIN_SIZE} floats, fwd + bwd",
+        make_tinytorch=chain_tinytorch,
+        make_torch=chain_torch,
+        target="tinytorch/torch <= 2x",
+        target_baseline="torch",
+        target_max_ratio=2.0,
+    ),
+]
