@@ -41,3 +41,7 @@ def explain(what: str, why: str, fix: str) -> str:
 
 class IndexOutOfRangeError(TinyTorchError, IndexError):
     """An index points outside a tensor or a vocabulary."""
+
+
+class ConfigError(TinyTorchError, ValueError):
+    """An argument has a value the component cannot work with (a size, a name, a mode)."""

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.errors import (
+    ConfigError,
     DTypeError,
+    IndexOutOfRangeError,
     SerializationError,
     ShapeError,
     TinyTorchError,
@@ -79,7 +81,7 @@ def _check_special_tokens(unk_token: str, special_tokens: Iterable[str]) -> tupl
     specials = tuple(special_tokens)
     reserved = (unk_token, *specials)
     if any(not isinstance(t, str) or not t for t in reserved) or len(set(reserved)) < len(reserved):
-        raise TinyTorchError(explain(
+        raise ConfigError(explain(
             what=f"unk_token={unk_token!r} with special_tokens={specials!r}",
             why="reserved tokens must be distinct, non-empty strings",
             fix="pass e.g. special_tokens=('<PAD>', '<BOS>', '<EOS>')",
@@ -107,7 +109,7 @@ def _check_ids(ids: object, vocab_size: int, who: str) -> list[int]:
                 fix="pass integer ids, e.g. logits.argmax(-1) rather than probabilities",
             ))
         if not 0 <= value < vocab_size:
-            raise TinyTorchError(explain(
+            raise IndexOutOfRangeError(explain(
                 what=f"{who}.decode got token id {value}, but vocab_size is {vocab_size}",
                 why=f"valid ids are 0 .. {vocab_size - 1}; anything else has no token",
                 fix="decode only ids this tokenizer produced, or load the tokenizer they came from",
@@ -223,7 +225,7 @@ class Tokenizer:
 
 def _refuse_vocab_size(tok: Tokenizer, value: int, how: str) -> None:
     """Explain why ``vocab_size`` of a built-in tokenizer cannot be assigned."""
-    raise TinyTorchError(explain(
+    raise ConfigError(explain(
         what=f"cannot set vocab_size={value!r} on {type(tok).__name__}",
         why="vocab_size is the length of the vocabulary, not a setting",
         fix=f"change the vocabulary instead: {how}",
@@ -500,7 +502,7 @@ class BPETokenizer(Tokenizer):
     def _check_size(vocab_size: object) -> int:
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) \
                 or vocab_size < 1:
-            raise TinyTorchError(explain(
+            raise ConfigError(explain(
                 what=f"BPETokenizer got vocab_size={vocab_size!r}",
                 why="vocab_size is the largest number of ids, a positive integer",
                 fix="pass e.g. vocab_size=1000",
@@ -537,7 +539,7 @@ class BPETokenizer(Tokenizer):
         alphabet = sorted({ch for word in word_counts for ch in word} - reserved)
         base = [self.unk_token, *self.special_tokens, *alphabet]
         if len(base) > self.max_vocab_size:
-            raise TinyTorchError(explain(
+            raise ConfigError(explain(
                 what=f"vocab_size={self.max_vocab_size}, but the corpus has {len(alphabet)} "
                      f"distinct characters (+{len(base) - len(alphabet)} reserved tokens)",
                 why="every character of the corpus needs an id before any merge",
@@ -591,7 +593,7 @@ class BPETokenizer(Tokenizer):
         """Ids of ``text``: pieces merged as in training; unknown characters give ``unk_id``."""
         text = _check_text(text, "BPETokenizer")
         if not self.trained:
-            raise TinyTorchError(explain(
+            raise ConfigError(explain(
                 what="BPETokenizer.encode was called before train()",
                 why="an untrained BPE tokenizer knows no characters and no merges",
                 fix="call tokenizer.train(corpus) first, or Tokenizer.load(path)",
@@ -653,7 +655,7 @@ def create_tokenizer(
         if corpus:
             bpe_tok.train(corpus)
         return bpe_tok
-    raise TinyTorchError(explain(
+    raise ConfigError(explain(
         what=f"create_tokenizer got strategy={strategy!r}",
         why="the strategies are 'char' and 'bpe'",
         fix="pass strategy='char' or strategy='bpe'",
