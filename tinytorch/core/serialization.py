@@ -79,7 +79,8 @@ def load_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], di
             fix="check the path, or save the model there first",
         ))
     try:
-        with np.load(source, allow_pickle=False) as archive:
+        # Open the file ourselves: np.load leaks its handle when the zip directory is corrupt.
+        with open(source, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except Exception as exc:  # zipfile/npy errors come in many types; all mean "not our file"
         raise SerializationError(explain(

@@ -1,0 +1,49 @@
+"""The PyTorch-style face: ``from tinytorch import nn``, then ``nn.Linear``, ``nn.functional``, ...
+
+Nothing lives here: every class is defined in the ``tinytorch.core`` module of the course that
+introduces it and is only re-exported. Intentional differences from PyTorch (``Linear`` weight
+``(in, out)``, cross-entropy class axis last, activations that are not ``Module``s) are listed in
+docs/differences.md.
+
+Example:
+    >>> from tinytorch import nn
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> len(model.parameters())
+    4
+"""
+
+from __future__ import annotations
+
+from tinytorch.core.activations import (
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from tinytorch.core.layers import Dropout, Flatten, Identity, Linear, Module, ModuleList, Sequential
+from tinytorch.core.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    BinaryCrossEntropyLoss,
+    CrossEntropyLoss,
+    MSELoss,
+    NLLLoss,
+)
+from tinytorch.core.tensor import Parameter
+from tinytorch.nn import functional, init
+
+# --- Later course modules: added here by their owners, in course order --------------------------
+# spatial (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d), embeddings (Embedding, PositionalEncoding),
+# attention (MultiHeadAttention), transformer (LayerNorm, ...). Import only files that exist.
+
+
+__all__ = [
+    "GELU", "BCELoss", "BCEWithLogitsLoss", "BinaryCrossEntropyLoss", "CrossEntropyLoss",
+    "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
+    "Tanh", "functional", "init",
+]

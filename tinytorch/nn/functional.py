@@ -1,0 +1,145 @@
+"""The functional face, PyTorch-style: ``import tinytorch.nn.functional as F``.
+
+Each function is the stateless form of a module and computes exactly what the module does.
+Differences from PyTorch, all on purpose (see docs/differences.md):
+
+- ``linear(x, weight, bias)`` takes ``weight`` of shape ``(in_features, out_features)``, the
+  layout of our ``Linear``, and computes ``x @ weight + bias`` (PyTorch's weight is ``(out, in)``).
+- ``cross_entropy`` and ``nll_loss`` take the class axis **last**: ``(N, C)`` or ``(N, ..., C)``.
+- ``gelu`` defaults to ``approximate='tanh'`` (as our ``GELU`` and GPT-2); pass ``'none'`` for
+  the exact erf form that is PyTorch's default.
+
+Example:
+    >>> from tinytorch.core.tensor import Tensor
+    >>> relu(Tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core import ops
+from tinytorch.core.activations import GELU
+from tinytorch.core.broadcasting import normalize_axis
+from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
+from tinytorch.core.layers import Dropout
+from tinytorch.core.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+)
+from tinytorch.core.tensor import Tensor
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# --- activations ---------------------------------------------------------------------------------
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0)."""
+    return ops.Relu.apply(_tensor(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, else negative_slope * x."""
+    return ops.LeakyRelu.apply(_tensor(x), negative_slope=negative_slope)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x), stable for large |x|."""
+    return ops.Sigmoid.apply(_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    """tanh(x)."""
+    return ops.Tanh.apply(_tensor(x))
+
+
+def silu(x: Any) -> Tensor:
+    """x * sigmoid(x)."""
+    return ops.Silu.apply(_tensor(x))
+
+
+def gelu(x: Any, approximate: str = "tanh") -> Tensor:
+    """x * Phi(x); ``approximate`` is 'tanh' (default), 'none' (exact erf) or 'sigmoid'."""
+    return GELU(approximate)(_tensor(x))
+
+
+def softmax(x: Any, dim: int = -1) -> Tensor:
+    """Softmax along ``dim`` (max-shifted, so it never overflows)."""
+    x = _tensor(x)
+    return ops.Softmax.apply(x, axis=normalize_axis(dim, x.ndim))
+
+
+# --- layers --------------------------------------------------------------------------------------
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight + bias, with ``weight`` of shape (in_features, out_features) as our Linear.
+
+    Shapes:
+        x: (..., in_features), weight: (in_features, out_features), bias: (out_features,)
+        -> (..., out_features)
+    """
+    x, weight = _tensor(x), _tensor(weight)
+    if weight.ndim != 2 or x.shape[-1:] != weight.shape[:1]:
+        raise ShapeError(explain(
+            what=f"linear got input of shape {x.shape} and weight of shape {weight.shape}",
+            why="the weight is (in_features, out_features) and the input's last axis must be "
+                "in_features (this is the transpose of PyTorch's weight layout)",
+            fix="pass weight.T if it comes from PyTorch, or reshape the input",
+        ))
+    out = x @ weight
+    return out if bias is None else out + bias
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` when training, scaling the rest by 1/(1 - p)."""
+    return Dropout(p)(_tensor(x), training=training)
+
+
+def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:
+    """Merge axes ``start_dim..end_dim`` into one (the batch axis is kept by default)."""
+    return _tensor(x).flatten(start_dim, end_dim)
+
+
+def one_hot(target: Any, num_classes: int = -1) -> Tensor:
+    """Integer class indices (...,) -> an int64 tensor (..., num_classes) of zeros and ones."""
+    index = np.asarray(getattr(target, "data", target))
+    if index.dtype.kind == "f" and np.all(np.mod(index, 1) == 0):
+        index = index.astype(np.int64)
+    if index.dtype.kind not in "iu":
+        raise DTypeError(explain(
+            what=f"one_hot got indices of dtype {index.dtype}",
+            why="each entry must name a class by its (whole-number) index",
+            fix="pass integer class indices",
+        ))
+    classes = int(index.max()) + 1 if num_classes < 0 and index.size else max(num_classes, 0)
+    if index.size and (index.min() < 0 or index.max() >= classes):
+        raise IndexOutOfRangeError(explain(
+            what=f"one_hot got indices in {int(index.min())}..{int(index.max())} "
+                 f"for {classes} classes",
+            why="an index must lie in 0..num_classes-1",
+            fix="raise num_classes or check the labels",
+        ))
+    return Tensor(np.eye(classes, dtype=np.int64)[index], dtype=np.int64)
+
+
+# --- spatial and transformer functions (conv2d, max_pool2d, avg_pool2d, layer_norm, ...) ---------
+# Added by later modules (spatial, transformer): keep them here, below the layers above.
+
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "flatten", "gelu", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot",
+    "relu", "sigmoid", "silu", "softmax", "tanh",
+]
