@@ -454,7 +454,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6,
             analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
             numeric = _numeric_gradient(scalar, checked, x, eps)
             bad = ~np.isclose(analytic, numeric, atol=atol, rtol=rtol)
-            for position in zip(*np.nonzero(bad), strict=False):
+            for position in map(tuple, np.argwhere(bad)):
                 report.append(f"input {index} at {tuple(int(p) for p in position)}: analytic "
                               f"{analytic[position]:.6g}, numerical {numeric[position]:.6g}")
     if report and raise_exception:

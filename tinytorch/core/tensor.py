@@ -268,18 +268,28 @@ class Tensor:
         return self
 
     def __pow__(self, exponent: TensorLike) -> Tensor:
+        if isinstance(exponent, np.number):  # as a Python number: no log of negative bases,
+            exponent = exponent.item()       # and no float64 upcast from a NumPy scalar
         if isinstance(exponent, (int, float)):
             return ops.Pow.apply(self, exponent=exponent)
         return (self.log() * exponent).exp()  # a tensor exponent: a^b = e^(b ln a), a > 0
 
     def __rpow__(self, base: float) -> Tensor:
+        if base <= 0:
+            raise ValueError(explain(
+                what=f"{base} ** tensor needs a positive base",
+                why="it is computed as e^(x ln base), and ln is defined only for base > 0",
+                fix="use a positive base, or write the power with an explicit sign",
+            ))
         return (self * math.log(base)).exp()
 
     def __matmul__(self, other: TensorLike) -> Tensor:
         return self.matmul(other)
 
     def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return Tensor(other).matmul(self)
+        # Not Tensor(other): that copies to float32 and would round a float64 array.
+        _check_matmul_shapes(np.shape(getattr(other, "data", other)), self.shape)
+        return ops.MatMul.apply(other, self)
 
     def matmul(self, other: TensorLike) -> Tensor:
         """Matrix product with NumPy's rules for 1-D and batched operands."""
@@ -521,9 +531,10 @@ def _resolve_shape(current: tuple[int, ...], shape: tuple[Any, ...]) -> tuple[in
     if unknown and known and size % known == 0:
         target[unknown[0]] = size // known
     if math.prod(target) != size or (unknown and target[unknown[0]] == -1):
+        inferred = " times the inferred -1" if unknown else ""
         raise ShapeError(explain(
             what=f"cannot reshape a tensor of shape {current} ({size} elements) "
-                 f"to {tuple(shape)} ({known} elements{' times the inferred -1' if unknown else ''})",
+                 f"to {tuple(shape)} ({known} elements{inferred})",
             why="a reshape must keep the total number of elements",
             fix=f"choose a shape whose sizes multiply to {size}",
         ))
