@@ -76,3 +76,9 @@ def test_errors_are_also_standard_python_exceptions() -> None:
 
 def test_explain_layout() -> None:
     assert explain("a", "b", "c") == "a\n  why: b\n  fix: c"
+
+
+def test_masked_fill_mask_larger_than_tensor_is_rejected() -> None:
+    with pytest.raises(ShapeError) as info:
+        Tensor(np.ones((3,))).masked_fill(np.ones((2, 3)), 0.0)
+    assert_three_parts(str(info.value), "(2, 3)", "(3,)")

@@ -20,7 +20,7 @@ import numpy as np
 
 from tinytorch.core import autograd, ops
 from tinytorch.core.autograd import Node
-from tinytorch.core.broadcasting import normalize_axes, normalize_axis
+from tinytorch.core.broadcasting import broadcasts_to, normalize_axes, normalize_axis
 from tinytorch.core.errors import DTypeError, ShapeError, explain
 from tinytorch.core.rng import get_rng
 
@@ -375,6 +375,13 @@ class Tensor:
     def masked_fill(self, mask: TensorLike, value: float) -> Tensor:
         """Replace the elements where ``mask`` is true by ``value``."""
         condition = np.asarray(getattr(mask, "data", mask), dtype=bool)
+        if not broadcasts_to(condition.shape, self.shape):
+            raise ShapeError(explain(
+                what=f"masked_fill got a mask of shape {condition.shape} for a tensor of shape "
+                     f"{self.shape}",
+                why="the mask must broadcast to the tensor's shape; the result keeps that shape",
+                fix="reshape the mask (e.g. add size-1 axes) so it lines up with the tensor",
+            ))
         return ops.Where.apply(value, self, condition=condition)
 
     # --- reductions ------------------------------------------------------------------------
