@@ -1,0 +1,690 @@
+"""Training (module 08): the Trainer loop, learning-rate schedules, gradient clipping, checkpoints.
+
+``Trainer`` runs the loop every model needs: forward, loss, backward, (clip), optimizer step,
+epoch after epoch, with evaluation, a progress bar and a history of the numbers. Its
+checkpoints hold everything a run depends on (weights, optimizer moments, schedule, epoch,
+history and the global RNG state), so a run stopped and resumed from a checkpoint computes
+exactly what the uninterrupted run would have.
+
+A schedule maps an epoch number to a learning rate. The Trainer sets ``optimizer.lr =
+scheduler.get_lr(epoch)`` at the start of every epoch, so epoch ``e`` always trains with the
+schedule's value for ``e``, whether the run was resumed or not.
+
+Example:
+    >>> schedule = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=10)
+    >>> [round(schedule.get_lr(e), 4) for e in (0, 5, 10)]
+    [0.1, 0.055, 0.01]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from tinytorch.core.autograd import detect_anomaly, no_grad
+from tinytorch.core.errors import SerializationError, explain
+from tinytorch.core.layers import Module
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.rng import get_rng_state, set_rng_state
+from tinytorch.core.serialization import load_arrays, save_arrays
+from tinytorch.core.tensor import Tensor
+
+_CHECKPOINT_FORMAT = "tinytorch.checkpoint/1"
+_HISTORY_KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
+_HISTORY_ALIASES = {"eval_loss": "val_loss", "learning_rates": "lr"}  # upstream's key names
+
+
+# --- Gradient clipping -------------------------------------------------------------------------
+
+
+def clip_grad_norm(parameters: Iterable[Any] | Tensor, max_norm: float = 1.0,
+                   norm_type: float = 2.0) -> float:
+    """Scale all gradients together so their joint norm is at most ``max_norm``; in place.
+
+    The norm is taken over every gradient as if they were one long vector. When it exceeds
+    ``max_norm`` each gradient is multiplied by ``max_norm / (norm + 1e-6)``, the same rule as
+    ``torch.nn.utils.clip_grad_norm_``. Parameters without a gradient are skipped.
+
+    Args:
+        parameters: the parameters (an iterable or a single Tensor).
+        max_norm: the largest joint norm allowed.
+        norm_type: the p of the p-norm (``float('inf')`` for the largest absolute value).
+
+    Returns:
+        The joint norm *before* clipping, as a Python float.
+
+    Example:
+        >>> from tinytorch.core.tensor import Parameter
+        >>> w = Parameter([0.0, 0.0]); w.grad = np.array([3.0, 4.0], dtype=np.float32)
+        >>> clip_grad_norm([w], max_norm=1.0)
+        5.0
+        >>> [round(g, 4) for g in w.grad.tolist()]
+        [0.6, 0.8]
+    """
+    if not max_norm > 0 or not norm_type > 0:
+        raise ValueError(explain(
+            what=f"clip_grad_norm got max_norm={max_norm}, norm_type={norm_type}",
+            why="a norm limit and the order of a norm must be positive",
+            fix="pass max_norm such as 1.0 and norm_type 2.0 (or float('inf'))",
+        ))
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    grads = [np.asarray(getattr(p.grad, "data", p.grad)) for p in params
+             if getattr(p, "grad", None) is not None]
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(g))) for g in grads)
+    elif norm_type == 2.0:
+        total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
+    else:
+        total = sum(float(np.sum(np.abs(g) ** norm_type)) for g in grads) ** (1.0 / norm_type)
+    coefficient = max_norm / (total + 1e-6)
+    if coefficient < 1.0:
+        for g in grads:
+            g *= coefficient
+    return total
+
+
+# --- Learning-rate schedules ---------------------------------------------------------------------
+
+
+class LRScheduler:
+    """Base class: ``get_lr(epoch)`` says the learning rate of an epoch; ``step()`` advances.
+
+    A schedule may be bound to an optimizer: then ``step()`` also writes the new rate into
+    ``optimizer.lr``. The Trainer needs only ``get_lr``.
+
+    Attributes:
+        epoch: the epoch whose rate is current (0 until the first ``step()``).
+    """
+
+    def __init__(self, optimizer: Any = None) -> None:
+        self.optimizer = optimizer
+        self.epoch = 0
+
+    def get_lr(self, epoch: int | None = None) -> float:
+        """The learning rate for epoch ``epoch`` (counted from 0; the current one when None)."""
+        return self._lr_at(self.epoch if epoch is None else int(epoch))
+
+    def get_last_lr(self) -> list[float]:
+        """The current epoch's rate, as a one-element list (PyTorch's form)."""
+        return [self.get_lr()]
+
+    def _lr_at(self, epoch: int) -> float:
+        raise NotImplementedError(f"{type(self).__name__} must define _lr_at(epoch)")
+
+    def step(self) -> float:
+        """Move to the next epoch; returns its rate (and sets it on the bound optimizer)."""
+        self.epoch += 1
+        lr = self.get_lr(self.epoch)
+        if self.optimizer is not None:
+            self.optimizer.lr = lr
+        return lr
+
+    def _settings(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state: the schedule's type, its settings and its epoch."""
+        return {"type": type(self).__name__, "epoch": self.epoch, "settings": self._settings()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output; a schedule of another type is refused."""
+        if not isinstance(state, dict) or state.get("type") != type(self).__name__:
+            found = state.get("type") if isinstance(state, dict) else state
+            raise SerializationError(explain(
+                what=f"cannot load the state of schedule {found!r} into {type(self).__name__}",
+                why="a schedule's state only makes sense for the same kind of schedule",
+                fix="build the same schedule as in the saved run before loading",
+            ))
+        for name, value in state.get("settings", {}).items():
+            setattr(self, name, value)
+        self.epoch = int(state["epoch"])
+
+
+class CosineSchedule(LRScheduler):
+    """Cosine annealing from ``max_lr`` at epoch 0 to ``min_lr`` at ``total_epochs`` (then flat).
+
+    lr(e) = min_lr + (max_lr - min_lr) * (1 + cos(pi * e / total_epochs)) / 2.
+    """
+
+    def __init__(self, max_lr: float = 0.1, min_lr: float = 0.01, total_epochs: int = 100,
+                 optimizer: Any = None) -> None:
+        super().__init__(optimizer)
+        if total_epochs < 1:
+            raise ValueError(explain(
+                what=f"CosineSchedule got total_epochs={total_epochs}",
+                why="the cosine spans at least one epoch",
+                fix="pass the number of epochs of the run, e.g. total_epochs=100",
+            ))
+        self.max_lr, self.min_lr, self.total_epochs = max_lr, min_lr, int(total_epochs)
+
+    def _lr_at(self, epoch: int) -> float:
+        if epoch >= self.total_epochs:
+            return float(self.min_lr)
+        cosine = (1.0 + math.cos(math.pi * epoch / self.total_epochs)) / 2.0
+        return float(self.min_lr + (self.max_lr - self.min_lr) * cosine)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"max_lr": self.max_lr, "min_lr": self.min_lr, "total_epochs": self.total_epochs}
+
+
+class CosineAnnealingLR(CosineSchedule):
+    """PyTorch's signature for cosine annealing: from the optimizer's rate to ``eta_min``.
+
+    Unlike PyTorch, the rate stays at ``eta_min`` after ``T_max`` epochs instead of rising again.
+    """
+
+    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
+        super().__init__(max_lr=float(optimizer.lr), min_lr=eta_min, total_epochs=T_max,
+                         optimizer=optimizer)
+
+
+class StepLR(LRScheduler):
+    """Multiply the optimizer's initial rate by ``gamma`` every ``step_size`` epochs."""
+
+    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1) -> None:
+        super().__init__(optimizer)
+        if step_size < 1:
+            raise ValueError(explain(
+                what=f"StepLR got step_size={step_size}",
+                why="the rate decays every step_size epochs, so it must be at least 1",
+                fix="pass a positive number of epochs, e.g. step_size=30",
+            ))
+        self.base_lr = float(optimizer.lr)
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def _lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"base_lr": self.base_lr, "step_size": self.step_size, "gamma": self.gamma}
+
+
+class LinearWarmup(LRScheduler):
+    """Ramp the rate up linearly for ``warmup_epochs``, then follow ``after``.
+
+    During warm-up, lr(e) = target * (start_factor + (1 - start_factor) * e / warmup_epochs),
+    where target is ``after``'s first rate; from epoch ``warmup_epochs`` on, lr(e) is
+    ``after.get_lr(e - warmup_epochs)``.
+
+    Args:
+        after: the schedule that follows (or a constant rate).
+        warmup_epochs: length of the ramp.
+        start_factor: the fraction of the target used at epoch 0 (never 0, so no epoch is wasted).
+        optimizer: bound optimizer for ``step()`` (default: ``after``'s).
+    """
+
+    def __init__(self, after: LRScheduler | float, warmup_epochs: int,
+                 start_factor: float = 0.1, optimizer: Any = None) -> None:
+        super().__init__(optimizer if optimizer is not None else getattr(after, "optimizer", None))
+        if warmup_epochs < 0 or not 0.0 < start_factor <= 1.0:
+            raise ValueError(explain(
+                what=f"LinearWarmup got warmup_epochs={warmup_epochs}, start_factor={start_factor}",
+                why="the ramp has a non-negative length and starts at a fraction in (0, 1]",
+                fix="pass e.g. warmup_epochs=5, start_factor=0.1",
+            ))
+        self.after = after
+        self.warmup_epochs, self.start_factor = int(warmup_epochs), float(start_factor)
+
+    def _after_lr(self, epoch: int) -> float:
+        if isinstance(self.after, LRScheduler):
+            return self.after.get_lr(epoch)
+        return float(self.after)
+
+    def _lr_at(self, epoch: int) -> float:
+        if epoch >= self.warmup_epochs:
+            return self._after_lr(epoch - self.warmup_epochs)
+        fraction = self.start_factor + (1.0 - self.start_factor) * epoch / self.warmup_epochs
+        return self._after_lr(0) * fraction
+
+    def state_dict(self) -> dict[str, Any]:
+        """As the base class, plus the following schedule's state."""
+        state = super().state_dict()
+        if isinstance(self.after, LRScheduler):
+            state["after"] = self.after.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """As the base class, plus the following schedule's state."""
+        if isinstance(self.after, LRScheduler):
+            self.after.load_state_dict(state.get("after", {}))
+        super().load_state_dict(state)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"warmup_epochs": self.warmup_epochs, "start_factor": self.start_factor}
+
+
+# --- Progress display ----------------------------------------------------------------------------
+
+
+def _interactive(stream: TextIO) -> bool:
+    """True for a terminal or a notebook: places where a redrawn bar looks like a bar."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
+class _Progress:
+    """Wrap the batches of one epoch with a bar that shows the running loss.
+
+    tqdm draws it when installed; otherwise a plain-ASCII bar redrawn with '\\r'. When the
+    stream is not interactive (a log file, a pipe) nothing is drawn at all, so logs hold only
+    the per-epoch summary lines and never a smear of half-drawn bars.
+    """
+
+    def __init__(self, batches: Iterable[Any], label: str, stream: TextIO) -> None:
+        self.batches, self.label, self.stream = batches, label, stream
+        self.total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
+        self.enabled = _interactive(stream)
+        self.loss = float("nan")
+        self.done = 0
+        self._tqdm: Any = None
+        self._last_draw = 0.0
+
+    def __iter__(self) -> Iterator[Any]:
+        if not self.enabled:
+            yield from self.batches
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            self._tqdm = tqdm(self.batches, total=self.total, desc=self.label, leave=False,
+                              file=self.stream, dynamic_ncols=True)
+            try:
+                yield from self._tqdm
+            finally:
+                self._tqdm.close()
+            return
+        try:
+            for item in self.batches:
+                yield item
+                self.done += 1
+                self._draw()
+        finally:
+            self.stream.write("\r" + " " * 79 + "\r")  # leave the line clean for the summary
+            self.stream.flush()
+
+    def set_loss(self, loss: float) -> None:
+        """Show the latest batch loss next to the bar."""
+        self.loss = loss
+        if self._tqdm is not None:
+            self._tqdm.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def _draw(self) -> None:
+        now = time.perf_counter()
+        if now - self._last_draw < 0.1 and self.done != self.total:
+            return
+        self._last_draw = now
+        if self.total:
+            filled = int(30 * self.done / self.total)
+            bar = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
+        else:
+            bar = f"{self.done} batches"
+        self.stream.write(f"\r{self.label} {bar} loss {self.loss:.4f}"[:80].ljust(80))
+        self.stream.flush()
+
+
+# --- The Trainer ---------------------------------------------------------------------------------
+
+
+def _as_input(x: Any) -> Any:
+    """Wrap array batches in Tensors (integers keep their dtype); leave Tensors as they are."""
+    if isinstance(x, Tensor) or not isinstance(x, (np.ndarray, list)):
+        return x
+    array = np.asarray(x)
+    return Tensor._from_op(array if array.dtype != np.float64 else array.astype(np.float32),
+                           None)
+
+
+def _hits(outputs: np.ndarray, targets: Any) -> tuple[int, int] | None:
+    """(correct, counted) for class-index or one-hot targets; None when accuracy is undefined."""
+    target = np.asarray(getattr(targets, "data", targets))
+    if outputs.ndim == 0 or outputs.shape[-1] < 2:
+        return None
+    if target.shape == outputs.shape[:-1] and target.dtype.kind in "iuf":
+        predicted = outputs.argmax(axis=-1)
+        return int(np.sum(predicted == target)), int(target.size)
+    one_hot = (target.shape == outputs.shape and np.all((target == 0) | (target == 1))
+               and np.all(target.sum(axis=-1) == 1))
+    if one_hot:
+        predicted = outputs.argmax(axis=-1)
+        return int(np.sum(predicted == target.argmax(axis=-1))), int(predicted.size)
+    return None
+
+
+def _new_history() -> dict[str, list[float]]:
+    history: dict[str, list[float]] = {key: [] for key in _HISTORY_KEYS}
+    for alias, key in _HISTORY_ALIASES.items():
+        history[alias] = history[key]  # the same list under upstream's name
+    return history
+
+
+class Trainer:
+    """Train and evaluate a model: epochs of forward, loss, backward, clip and optimizer step.
+
+    Args:
+        model: a Module (or any callable with ``parameters()``) mapping a batch to outputs.
+        optimizer: updates the parameters (``step``, ``zero_grad``, ``lr``, ``state_dict``).
+        loss_fn: ``loss_fn(outputs, targets)`` -> scalar Tensor; cross-entropy when None.
+        scheduler: optional; sets ``optimizer.lr = scheduler.get_lr(epoch)`` every epoch.
+        grad_clip_norm: when set, gradients are clipped to this joint L2 norm before each step.
+        detect_anomaly: run forward and backward in ``autograd.detect_anomaly()``, which stops
+            at the first op producing NaN or Inf and names it (slower; for debugging).
+
+    Attributes:
+        epoch: completed training epochs.  step: optimizer steps taken.
+        history: lists ``train_loss``, ``val_loss``, ``val_accuracy``, ``lr`` (one entry per
+            epoch; upstream's ``eval_loss`` and ``learning_rates`` name the same lists).
+    """
+
+    def __init__(self, model: Any, optimizer: Any, loss_fn: Callable[[Any, Any], Tensor] | None
+                 = None, scheduler: Any = None, grad_clip_norm: float | None = None,
+                 detect_anomaly: bool = False) -> None:
+        if grad_clip_norm is not None and not grad_clip_norm > 0:
+            raise ValueError(explain(
+                what=f"Trainer got grad_clip_norm={grad_clip_norm}",
+                why="gradients are scaled down to this norm, so it must be positive",
+                fix="pass a value such as 1.0, or None to disable clipping",
+            ))
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn if loss_fn is not None else CrossEntropyLoss()
+        self.scheduler = scheduler
+        self.grad_clip_norm = grad_clip_norm
+        self.detect_anomaly = detect_anomaly
+        self.epoch = 0
+        self.step = 0
+        self.training_mode = True
+        self.history = _new_history()
+
+    # --- one epoch -------------------------------------------------------------------------
+
+    def train_epoch(self, dataloader: Iterable[Any], accumulation_steps: int = 1, *,
+                    progress: str | None = None) -> float:
+        """Train for one pass over ``dataloader``; returns the mean of the batch losses.
+
+        With ``accumulation_steps = k`` the optimizer steps once every k batches on the
+        *average* of their gradients (each loss is scaled by 1/k), so k batches of size B
+        update like one batch of size kB. A final group of r < k batches is averaged over r.
+
+        Args:
+            dataloader: an iterable of ``(inputs, targets)`` batches.
+            accumulation_steps: batches per optimizer step.
+            progress: a label to show a progress bar with (None: no bar).
+
+        Raises:
+            ValueError: accumulation_steps < 1, or the dataloader yields no batch.
+        """
+        if int(accumulation_steps) != accumulation_steps or accumulation_steps < 1:
+            raise ValueError(explain(
+                what=f"train_epoch got accumulation_steps={accumulation_steps}",
+                why="it is the number of batches whose gradients make one step",
+                fix="pass a positive integer (1 steps after every batch)",
+            ))
+        k = int(accumulation_steps)
+        self._set_mode(True)
+        set_epoch = getattr(dataloader, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(self.epoch)  # seeded shuffling follows the trainer's epoch
+        lr = self._apply_schedule()
+        bar = _Progress(dataloader, progress, sys.stdout) if progress is not None else None
+        total, batches, pending = 0.0, 0, 0
+        self.optimizer.zero_grad()
+        with self._anomaly_mode():
+            for inputs, targets in bar if bar is not None else dataloader:
+                loss = self._forward_loss(inputs, targets)
+                value = float(loss.item())
+                if k == 1:
+                    loss.backward()
+                else:  # seeding backward with 1/k scales every gradient by 1/k: an average
+                    loss.backward(np.full(loss.shape, 1.0 / k, dtype=loss.dtype))
+                total, batches, pending = total + value, batches + 1, pending + 1
+                if bar is not None:
+                    bar.set_loss(value)
+                if pending == k:
+                    self._optimizer_step()
+                    pending = 0
+            if pending:
+                self._scale_gradients(k / pending)  # the last group had only `pending` batches
+                self._optimizer_step()
+        if batches == 0:
+            raise ValueError(explain(
+                what="train_epoch got a dataloader that yielded no batches",
+                why="an epoch needs at least one batch to compute a loss",
+                fix="check the dataset size, and drop_last with a batch_size larger than it",
+            ))
+        mean_loss = total / batches
+        self.history["train_loss"].append(mean_loss)
+        self.history["lr"].append(lr)
+        self.epoch += 1
+        return mean_loss
+
+    def evaluate(self, data: Iterable[Any]) -> tuple[float, float]:
+        """Loss and accuracy over ``data`` in eval mode, without building any graph.
+
+        ``data`` is any iterable of ``(inputs, targets)`` batches (a DataLoader, a list, a
+        generator). The loss is the mean over samples (batches weighted by their size).
+        Accuracy compares the argmax over the last axis of the outputs with class-index (or
+        one-hot) targets; for other targets, such as regression values, it is ``nan``. The
+        previous train/eval mode of every sub-module is restored afterwards. The results are
+        appended to ``history['val_loss']`` and ``history['val_accuracy']``.
+        """
+        modes = self._modes()
+        self._set_mode(False)
+        total = 0.0
+        samples = correct = counted = 0
+        accuracy_defined = True
+        try:
+            with no_grad():
+                for inputs, targets in data:
+                    outputs = self.model(_as_input(inputs))
+                    loss = self.loss_fn(outputs, targets)
+                    size = outputs.shape[0] if outputs.ndim else 1
+                    total += float(loss.item()) * size
+                    samples += size
+                    hits = _hits(np.asarray(outputs.data), targets)
+                    if hits is None:
+                        accuracy_defined = False
+                    else:
+                        correct, counted = correct + hits[0], counted + hits[1]
+        finally:
+            self._restore_modes(modes)
+        if samples == 0:
+            raise ValueError(explain(
+                what="evaluate got data that yielded no batches",
+                why="a mean loss over zero samples is undefined",
+                fix="pass a non-empty DataLoader or list of (inputs, targets) batches",
+            ))
+        loss_value = total / samples
+        accuracy = correct / counted if accuracy_defined and counted else float("nan")
+        self.history["val_loss"].append(loss_value)
+        self.history["val_accuracy"].append(accuracy)
+        return loss_value, accuracy
+
+    def fit(self, train_loader: Iterable[Any], val_loader: Iterable[Any] | None = None,
+            epochs: int = 10, verbose: bool = True,
+            accumulation_steps: int = 1) -> dict[str, list[float]]:
+        """Run ``epochs`` more epochs (evaluating after each when ``val_loader`` is given).
+
+        With ``verbose`` a progress bar runs during each epoch (in a terminal or notebook) and
+        one summary line per epoch is printed. Returns ``history``.
+        """
+        last = self.epoch + int(epochs)
+        for _ in range(int(epochs)):
+            started = time.perf_counter()
+            label = f"epoch {self.epoch + 1}/{last}"
+            train_loss = self.train_epoch(train_loader, accumulation_steps,
+                                          progress=label if verbose else None)
+            line = f"{label}  train loss {train_loss:.4f}"
+            if val_loader is not None:
+                val_loss, val_accuracy = self.evaluate(val_loader)
+                line += f"  val loss {val_loss:.4f}"
+                if not math.isnan(val_accuracy):
+                    line += f"  val acc {val_accuracy:.2%}"
+            line += f"  lr {self.history['lr'][-1]:.4g}  ({time.perf_counter() - started:.1f}s)"
+            if verbose:
+                print(line, flush=True)
+        return self.history
+
+    # --- pieces of the loop ----------------------------------------------------------------
+
+    def _forward_loss(self, inputs: Any, targets: Any) -> Tensor:
+        outputs = self.model(_as_input(inputs))
+        loss: Tensor = self.loss_fn(outputs, targets)
+        return loss
+
+    def _optimizer_step(self) -> None:
+        if self.grad_clip_norm is not None:
+            clip_grad_norm(self._parameters(), self.grad_clip_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.step += 1
+
+    def _parameters(self) -> list[Any]:
+        params = getattr(self.optimizer, "params", None)
+        return list(params) if params is not None else list(self.model.parameters())
+
+    def _scale_gradients(self, factor: float) -> None:
+        for p in self._parameters():
+            if p.grad is not None:
+                p.grad.data *= factor
+
+    def _apply_schedule(self) -> float:
+        if self.scheduler is not None:
+            self.optimizer.lr = self.scheduler.get_lr(self.epoch)
+            self.scheduler.epoch = self.epoch
+        return float(self.optimizer.lr)
+
+    def _anomaly_mode(self) -> contextlib.AbstractContextManager[None]:
+        return detect_anomaly() if self.detect_anomaly else contextlib.nullcontext()
+
+    def _modes(self) -> list[tuple[Any, bool]]:
+        if isinstance(self.model, Module):
+            return [(m, m.training) for m in self.model.modules()]
+        return [(self.model, getattr(self.model, "training", True))]
+
+    def _restore_modes(self, modes: list[tuple[Any, bool]]) -> None:
+        for module, mode in modes:
+            module.training = mode
+        self.training_mode = bool(modes[0][1])
+
+    def _set_mode(self, training: bool) -> None:
+        if isinstance(self.model, Module):
+            self.model.train(training)
+        else:
+            self.model.training = training
+        self.training_mode = training
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Write model, optimizer, schedule, epoch, history and RNG state to ``path``.
+
+        One ``.npz`` file (arrays) with JSON metadata: no pickle, written atomically.
+        """
+        optimizer_state = dict(self.optimizer.state_dict())
+        buffers = optimizer_state.pop("buffers", {})
+        arrays = {f"model/{k}": v for k, v in _model_state(self.model).items()}
+        arrays.update({f"optimizer/{k}": v for k, v in buffers.items()})
+        metadata = {
+            "format": _CHECKPOINT_FORMAT,
+            "model_class": type(self.model).__name__,
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": {key: list(self.history[key]) for key in _HISTORY_KEYS},
+            "optimizer": optimizer_state,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "rng": get_rng_state(),
+        }
+        save_arrays(path, arrays, metadata)
+
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> Trainer:
+        """Restore everything ``save_checkpoint`` wrote, so training resumes exactly.
+
+        Raises:
+            SerializationError: the file is missing, corrupt, not a checkpoint, or does not
+                match this model, optimizer or schedule. Nothing is changed in that case.
+        """
+        arrays, meta = load_arrays(path)
+        if meta.get("format") != _CHECKPOINT_FORMAT:
+            raise SerializationError(explain(
+                what=f"{str(path)!r} is not a tinytorch checkpoint (format "
+                     f"{meta.get('format')!r})",
+                why=f"load_checkpoint reads files written by save_checkpoint "
+                    f"({_CHECKPOINT_FORMAT})",
+                fix="point to a file saved with trainer.save_checkpoint(path)",
+            ))
+        model_backup = _model_state(self.model)
+        optimizer_backup = self.optimizer.state_dict()
+        scheduler_backup = None if self.scheduler is None else self.scheduler.state_dict()
+        try:
+            _load_model_state(self.model, {k[len("model/"):]: v for k, v in arrays.items()
+                                           if k.startswith("model/")})
+            optimizer_state = dict(meta["optimizer"])
+            optimizer_state["buffers"] = {k[len("optimizer/"):]: v for k, v in arrays.items()
+                                          if k.startswith("optimizer/")}
+            self.optimizer.load_state_dict(optimizer_state)
+            if (meta["scheduler"] is None) != (self.scheduler is None):
+                raise SerializationError(explain(
+                    what="the checkpoint and this trainer disagree on having a schedule",
+                    why="resuming must continue the same learning-rate schedule",
+                    fix="build the trainer with the same scheduler as the saved run",
+                ))
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(meta["scheduler"])
+            history = {key: [float(v) for v in meta["history"][key]] for key in _HISTORY_KEYS}
+            epoch, step, rng = int(meta["epoch"]), int(meta["step"]), dict(meta["rng"])
+        except Exception as exc:
+            _load_model_state(self.model, model_backup)
+            self.optimizer.load_state_dict(optimizer_backup)
+            if self.scheduler is not None and scheduler_backup is not None:
+                self.scheduler.load_state_dict(scheduler_backup)
+            if isinstance(exc, SerializationError):
+                raise
+            raise SerializationError(explain(
+                what=f"the checkpoint {str(path)!r} is incomplete or malformed "
+                     f"({type(exc).__name__}: {exc})",
+                why="a checkpoint must hold the model, optimizer, history, epoch and RNG state",
+                fix="save the checkpoint again with trainer.save_checkpoint(path)",
+            )) from exc
+        set_rng_state(rng)
+        for key in _HISTORY_KEYS:
+            self.history[key][:] = history[key]  # in place: the upstream aliases stay linked
+        self.epoch, self.step = epoch, step
+        return self
+
+
+def _model_state(model: Any) -> dict[str, np.ndarray]:
+    if callable(getattr(model, "state_dict", None)):
+        return dict(model.state_dict())
+    return {str(i): p.data.copy() for i, p in enumerate(model.parameters())}
+
+
+def _load_model_state(model: Any, state: dict[str, np.ndarray]) -> None:
+    if callable(getattr(model, "load_state_dict", None)):
+        model.load_state_dict(state)
+        return
+    params = list(model.parameters())
+    if sorted(state) != sorted(str(i) for i in range(len(params))) or any(
+            state[str(i)].shape != p.data.shape for i, p in enumerate(params)):
+        raise SerializationError(explain(
+            what=f"the checkpoint holds {len(state)} parameters, the model has {len(params)} "
+                 "(or their shapes differ)",
+            why="parameters are matched by position",
+            fix="build the same model as in the saved run",
+        ))
+    for i, p in enumerate(params):
+        p.data[...] = state[str(i)]
+
+
+__all__ = ["CosineAnnealingLR", "CosineSchedule", "LRScheduler", "LinearWarmup", "StepLR",
+           "Trainer", "clip_grad_norm"]
