@@ -134,7 +134,13 @@ class Node:
         parents: the op's positional inputs (tensors, or None for constants).
         needs_input_grad: per input, whether backward must compute its gradient.
         saved_tensors: arrays stashed by ``save_for_backward``.
+
+    A forward may also set free attributes on its ``ctx`` (an axis, a mask); they live in
+    ``__dict__`` and are dropped with the saved arrays once backward has run.
     """
+
+    __slots__ = ("function", "parents", "needs_input_grad", "saved_tensors", "released",
+                 "__dict__")
 
     def __init__(self, function: type[Function], parents: tuple[Any, ...],
                  needs_input_grad: tuple[bool, ...]) -> None:
@@ -159,10 +165,8 @@ class Node:
         return tuple((getattr(p, "grad_fn", None), 0) for p in self.parents)
 
     def release(self) -> None:
-        """Drop saved values and parent links so their memory can be reclaimed."""
-        extras = [k for k in vars(self) if k not in ("function", "needs_input_grad")]
-        for key in extras:
-            delattr(self, key)
+        """Drop saved values, free attributes and parent links so their memory is reclaimed."""
+        self.__dict__.clear()
         self.parents = ()
         self.saved_tensors = ()
         self.released = True
@@ -297,7 +301,8 @@ def _topological_order(root: Node) -> list[Node]:
 
 def _fit_to_input(grad: Any, input_shape: tuple[int, ...], node: Node) -> np.ndarray:
     """Bring a gradient to its input's shape, or fail naming the op that got it wrong."""
-    grad = np.asarray(grad)
+    if type(grad) is not np.ndarray:
+        grad = np.asarray(grad)
     if grad.shape == input_shape:
         return grad
     if not broadcasts_to(input_shape, grad.shape):
