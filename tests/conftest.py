@@ -1,18 +1,29 @@
-"""Shared test setup: reproducible randomness, hypothesis profile, and the torch oracle switch."""
+"""Shared test setup: reproducible randomness, the hypothesis profile, one BLAS thread."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets tests import oracle_helpers
 
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_blas_thread() -> Iterator[None]:
+    """Tests train small models whose matrix products take microseconds. With several BLAS
+    threads on busy cores (CI runners, parallel jobs) the threads wait for each other and a
+    step can become tens of times slower; one thread changes nothing beyond float rounding."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(autouse=True)
