@@ -181,34 +181,36 @@ class Clip(Function):
         return grad * inside
 
 
-class Maximum(Function):
+class _Choose(Function):
+    """Shared by Maximum and Minimum: the gradient goes to the chosen operand; ties split it."""
+
+    choose = staticmethod(np.maximum)
+    wins = staticmethod(np.greater)
+
+    @classmethod
+    def forward(cls, ctx: Node, a: Array, b: Array) -> Array:
+        ctx.save_for_backward(a, b)
+        return cls.choose(a, b)
+
+    @classmethod
+    def backward(cls, ctx: Node, grad: Array) -> Grads:
+        a, b = ctx.saved_tensors
+        share = cls.wins(a, b).astype(grad.dtype) + (a == b).astype(grad.dtype) * 0.5
+        return grad * share, grad * (1 - share)
+
+
+class Maximum(_Choose):
     """out = max(a, b) elementwise; ties split the gradient evenly, as PyTorch does."""
 
-    @staticmethod
-    def forward(ctx: Node, a: Array, b: Array) -> Array:
-        ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
-
-    @staticmethod
-    def backward(ctx: Node, grad: Array) -> Grads:
-        a, b = ctx.saved_tensors
-        share = (a > b).astype(grad.dtype) + (a == b).astype(grad.dtype) * 0.5
-        return grad * share, grad * (1 - share)
+    choose = staticmethod(np.maximum)
+    wins = staticmethod(np.greater)
 
 
-class Minimum(Function):
+class Minimum(_Choose):
     """out = min(a, b) elementwise; ties split the gradient evenly, as PyTorch does."""
 
-    @staticmethod
-    def forward(ctx: Node, a: Array, b: Array) -> Array:
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx: Node, grad: Array) -> Grads:
-        a, b = ctx.saved_tensors
-        share = (a < b).astype(grad.dtype) + (a == b).astype(grad.dtype) * 0.5
-        return grad * share, grad * (1 - share)
+    choose = staticmethod(np.minimum)
+    wins = staticmethod(np.less)
 
 
 class Where(Function):
