@@ -26,12 +26,17 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx: Node, a: Array, b: Array) -> Array:
         ctx.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:  # (..., n, k) @ (k, m): one big GEMM, not one per batch
+            rows = a.reshape(-1, a.shape[-1])
+            return (rows @ b).reshape(a.shape[:-1] + (b.shape[1],))
         return np.matmul(_blas_ready(a), _blas_ready(b))
 
     @staticmethod
     def backward(ctx: Node, grad: Array) -> tuple[Array | None, Array | None]:
         a, b = ctx.saved_tensors
         grad = _blas_ready(grad)
+        if a.ndim > 2 and b.ndim == 2:
+            return _folded_backward(ctx, a, b, grad)
         a2 = a[None, :] if a.ndim == 1 else a          # (..., n, k)
         b2 = b[:, None] if b.ndim == 1 else b          # (..., k, m)
         g2 = grad
@@ -49,3 +54,12 @@ class MatMul(Function):
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b
+
+
+def _folded_backward(ctx: Node, a: Array, b: Array,
+                     grad: Array) -> tuple[Array | None, Array | None]:
+    """Backward of (..., n, k) @ (k, m) with the batch axes folded into rows: two GEMMs."""
+    g2 = grad.reshape(-1, grad.shape[-1])                                # (rows, m)
+    grad_a = (g2 @ b.T).reshape(a.shape) if ctx.needs_input_grad[0] else None
+    grad_b = a.reshape(-1, a.shape[-1]).T @ g2 if ctx.needs_input_grad[1] else None  # (k, m)
+    return grad_a, grad_b
