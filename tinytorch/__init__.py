@@ -7,7 +7,17 @@ modules). Importing tinytorch has no side effects.
 
 from __future__ import annotations
 
-from tinytorch.core.activations import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
+from tinytorch.core.activations import (
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from tinytorch.core.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
 from tinytorch.core.autograd import (
     Function,
     detect_anomaly,
@@ -18,6 +28,8 @@ from tinytorch.core.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
+from tinytorch.core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding
 from tinytorch.core.layers import (
     Dense,
     Dropout,
@@ -29,7 +41,22 @@ from tinytorch.core.layers import (
     ModuleList,
     Sequential,
 )
+from tinytorch.core.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    BinaryCrossEntropyLoss,
+    CrossEntropyLoss,
+    MSELoss,
+)
+from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from tinytorch.core.rng import manual_seed
+from tinytorch.core.spatial import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    MaxPool2d,
+)
 from tinytorch.core.tensor import (
     Parameter,
     Tensor,
@@ -49,5 +76,24 @@ from tinytorch.core.tensor import (
     zeros,
     zeros_like,
 )
+from tinytorch.core.tokenization import BPETokenizer, CharTokenizer, Tokenizer
+from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
+from tinytorch.core.transformer import GPT, LayerNorm, TinyGPT, TransformerBlock, create_causal_mask
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "AdamW", "arange", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss",
+    "BCEWithLogitsLoss", "BinaryCrossEntropyLoss", "BPETokenizer", "cat", "CharTokenizer",
+    "clip_grad_norm", "concat", "Conv2d", "CosineSchedule", "create_causal_mask",
+    "CrossEntropyLoss", "DataLoader", "Dataset", "Dense", "detect_anomaly", "Dropout",
+    "Embedding", "EmbeddingLayer", "enable_autograd", "enable_grad", "eye", "Flatten", "full",
+    "Function", "GELU", "GPT", "gradcheck", "Identity", "is_grad_enabled", "KVCache", "Layer",
+    "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "manual_seed", "maximum", "MaxPool2d",
+    "minimum", "Module", "ModuleList", "MSELoss", "MultiHeadAttention", "no_grad", "ones",
+    "ones_like", "Optimizer", "Parameter", "PositionalEncoding", "rand", "randn", "ReLU",
+    "RMSprop", "scaled_dot_product_attention", "Sequential", "set_grad_enabled", "SGD", "Sigmoid",
+    "SiLU", "Softmax", "stack", "Tanh", "Tensor", "TensorDataset", "TinyGPT", "Tokenizer",
+    "Trainer", "TransformerBlock", "where", "zeros", "zeros_like",
+    "__version__",
+]

@@ -24,6 +24,8 @@ from tinytorch.core.activations import (
     Softmax,
     Tanh,
 )
+from tinytorch.core.attention import MultiHeadAttention
+from tinytorch.core.embeddings import Embedding, PositionalEncoding
 from tinytorch.core.layers import Dropout, Flatten, Identity, Linear, Module, ModuleList, Sequential
 from tinytorch.core.losses import (
     BCELoss,
@@ -33,17 +35,16 @@ from tinytorch.core.losses import (
     MSELoss,
     NLLLoss,
 )
+from tinytorch.core.spatial import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Parameter
+from tinytorch.core.transformer import LayerNorm, TransformerBlock
 from tinytorch.nn import functional, init
-
-# --- Later course modules: added here by their owners, in course order --------------------------
-# spatial (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d), embeddings (Embedding, PositionalEncoding),
-# attention (MultiHeadAttention), transformer (LayerNorm, ...). Import only files that exist.
-
 
 __all__ = [
     "GELU", "BCELoss", "BCEWithLogitsLoss", "BinaryCrossEntropyLoss", "CrossEntropyLoss",
     "Dropout", "Flatten", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
     "Tanh", "functional", "init",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Embedding", "LayerNorm", "MaxPool2d",
+    "MultiHeadAttention", "PositionalEncoding", "TransformerBlock",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 
 from tinytorch.core import ops
 from tinytorch.core.activations import GELU
+from tinytorch.core.attention import scaled_dot_product_attention
 from tinytorch.core.broadcasting import normalize_axis
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
 from tinytorch.core.layers import Dropout
@@ -34,7 +35,9 @@ from tinytorch.core.losses import (
     mse_loss,
     nll_loss,
 )
+from tinytorch.core.spatial import avg_pool2d, batch_norm, conv2d, max_pool2d
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformer import LayerNormFunction
 
 
 def _tensor(x: Any) -> Tensor:
@@ -134,12 +137,22 @@ def one_hot(target: Any, num_classes: int = -1) -> Tensor:
     return Tensor(np.eye(classes, dtype=np.int64)[index], dtype=np.int64)
 
 
-# --- spatial and transformer functions (conv2d, max_pool2d, avg_pool2d, layer_norm, ...) ---------
-# Added by later modules (spatial, transformer): keep them here, below the layers above.
+# --- spatial and transformer functions ------------------------------------------------------------
+
+
+def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = None,
+               bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the trailing ``normalized_shape`` axes, then scale and shift (fused op)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    weight = Tensor(np.ones(shape, dtype=np.float32)) if weight is None else weight
+    bias = Tensor(np.zeros(shape, dtype=np.float32)) if bias is None else bias
+    return LayerNormFunction.apply(x, weight, bias, eps=eps)
 
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
     "flatten", "gelu", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot",
     "relu", "sigmoid", "silu", "softmax", "tanh",
+    "avg_pool2d", "batch_norm", "conv2d", "layer_norm", "max_pool2d",
+    "scaled_dot_product_attention",
 ]
