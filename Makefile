@@ -1,7 +1,7 @@
 # tinytorch developer commands. Everything runs inside a local virtual environment, .venv,
 # created on first use; a stamp file per extra reinstalls only when pyproject.toml changes.
 #
-#   make demo    run every historical milestone (installs the viz and progress extras)
+#   make demo    run every historical milestone (installs the demo extra: plots, progress bars)
 #   make test    run the whole test suite (installs the test extra, torch==2.13.0 included)
 #   make bench   time tinytorch against PyTorch and raw NumPy (BENCH_ARGS=--quick for a short run)
 #   make lint    ruff check (installs the dev extra)
@@ -20,7 +20,7 @@ $(BIN)/python:
 
 # pip, not uv: the pinned torch wheel resolves through pip's configured indexes.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[viz,progress]'
+	$(BIN)/python -m pip install -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
