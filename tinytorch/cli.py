@@ -33,6 +33,7 @@ from tinytorch.milestones.report import (
     format_markdown,
     format_table,
 )
+from tinytorch.perf.allocator import tune_allocator
 
 EXIT_OK, EXIT_MISSED, EXIT_USAGE = 0, 1, 2
 OPTIONAL_EXTRAS = ("torch", "matplotlib", "tqdm", "threadpoolctl")
@@ -101,12 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", add_help=False,
         help="time tinytorch against PyTorch and NumPy (see `tinytorch bench --help`)",
         description="Delegates to the benchmark harness (python -m benchmarks).")
-    commands.add_parser(
+    run.add_argument("--allocator", choices=("tuned", "default"), default="tuned",
+                     help="'tuned' (default) keeps freed large arrays mapped between training "
+                          "steps (tinytorch.perf.tune_allocator), 'default' leaves glibc as is")
+    doctor_parser = commands.add_parser(
         "doctor", help="report Python, NumPy, BLAS, threads, optional extras and data sets",
         description="Print the Python and NumPy versions, the BLAS library and its threads, "
                     "the optional extras installed (torch, matplotlib, tqdm, threadpoolctl), "
                     "the data folder and which data sets are available. Paste it into bug "
                     "reports.")
+    doctor_parser.add_argument("--json", action="store_true",
+                               help="print the report as one JSON object, for scripts")
     return parser
 
 
@@ -120,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command == "doctor":
-        return doctor(sys.stdout)
+        return doctor(sys.stdout, as_json=args.json)
     if args.command == "milestones":
         if args.action == "list":
             list_milestones(sys.stdout)
@@ -161,6 +167,8 @@ def _run_milestones(args: argparse.Namespace, out: TextIO) -> int:
         _check_requested_data(args)
     except TinyTorchError as exc:
         return _error(str(exc))
+    if args.allocator == "tuned":
+        tune_allocator()  # an explicit choice of this command, never done on import
     results: list[MilestoneResult] = []
     started = time.perf_counter()
     with blas_threads(args.blas_threads) as threads_note:
@@ -246,8 +254,8 @@ def _bench(argv: list[str]) -> int:
 # --------------------------------------------------------------------------- doctor
 
 
-def doctor(out: TextIO) -> int:
-    """Print the environment report; return 0 (it only reports, it never fails)."""
+def doctor(out: TextIO, as_json: bool = False) -> int:
+    """Print the environment report (as text, or one JSON object); return 0: it never fails."""
     import numpy as np
 
     rows: list[tuple[str, str]] = [
@@ -262,6 +270,10 @@ def doctor(out: TextIO) -> int:
         ("extras", ", ".join(_extra(name) for name in OPTIONAL_EXTRAS)),
     ]
     rows += _data_rows()
+    if as_json:
+        out.write(json.dumps(dict(rows), indent=2) + "\n")
+        out.flush()
+        return EXIT_OK
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         out.write(f"{label:<{width}}  {value}\n")
