@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from tinytorch import __version__, cli
+from tinytorch.core.progress import Progress
 from tinytorch.milestones import MILESTONES, UnknownMilestoneError, get_milestone, perceptron
 from tinytorch.milestones.report import (
     Check,
     MilestoneResult,
-    Progress,
     blas_threads,
     format_markdown,
     format_table,

@@ -23,8 +23,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Sized
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from tinytorch.core.autograd import detect_anomaly, no_grad
 from tinytorch.core.errors import SerializationError, explain
 from tinytorch.core.layers import Module
 from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.progress import Progress
 from tinytorch.core.rng import get_rng_state, set_rng_state
 from tinytorch.core.serialization import load_arrays, save_arrays
 from tinytorch.core.tensor import Tensor
@@ -262,77 +263,6 @@ class LinearWarmup(LRScheduler):
         return {"warmup_epochs": self.warmup_epochs, "start_factor": self.start_factor}
 
 
-# --- Progress display ----------------------------------------------------------------------------
-
-
-def _interactive(stream: TextIO) -> bool:
-    """True for a terminal or a notebook: places where a redrawn bar looks like a bar."""
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) or "ipykernel" in sys.modules
-
-
-class _Progress:
-    """Wrap the batches of one epoch with a bar that shows the running loss.
-
-    tqdm draws it when installed; otherwise a plain-ASCII bar redrawn with '\\r'. When the
-    stream is not interactive (a log file, a pipe) nothing is drawn at all, so logs hold only
-    the per-epoch summary lines and never a smear of half-drawn bars.
-    """
-
-    def __init__(self, batches: Iterable[Any], label: str, stream: TextIO) -> None:
-        self.batches, self.label, self.stream = batches, label, stream
-        self.total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
-        self.enabled = _interactive(stream)
-        self.loss = float("nan")
-        self.done = 0
-        self._tqdm: Any = None
-        self._last_draw = 0.0
-
-    def __iter__(self) -> Iterator[Any]:
-        if not self.enabled:
-            yield from self.batches
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        if tqdm is not None:
-            self._tqdm = tqdm(self.batches, total=self.total, desc=self.label, leave=False,
-                              file=self.stream, dynamic_ncols=True)
-            try:
-                yield from self._tqdm
-            finally:
-                self._tqdm.close()
-            return
-        try:
-            for item in self.batches:
-                yield item
-                self.done += 1
-                self._draw()
-        finally:
-            self.stream.write("\r" + " " * 79 + "\r")  # leave the line clean for the summary
-            self.stream.flush()
-
-    def set_loss(self, loss: float) -> None:
-        """Show the latest batch loss next to the bar."""
-        self.loss = loss
-        if self._tqdm is not None:
-            self._tqdm.set_postfix(loss=f"{loss:.4f}", refresh=False)
-
-    def _draw(self) -> None:
-        now = time.perf_counter()
-        if now - self._last_draw < 0.1 and self.done != self.total:
-            return
-        self._last_draw = now
-        if self.total:
-            filled = int(30 * self.done / self.total)
-            bar = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
-        else:
-            bar = f"{self.done} batches"
-        self.stream.write(f"\r{self.label} {bar} loss {self.loss:.4f}"[:80].ljust(80))
-        self.stream.flush()
-
-
 # --- The Trainer ---------------------------------------------------------------------------------
 
 
@@ -436,11 +366,10 @@ class Trainer:
         if callable(set_epoch):
             set_epoch(self.epoch)  # seeded shuffling follows the trainer's epoch
         lr = self._apply_schedule()
-        bar = _Progress(dataloader, progress, sys.stdout) if progress is not None else None
         total, batches, pending = 0.0, 0, 0
         self.optimizer.zero_grad()
-        with self._anomaly_mode():
-            for inputs, targets in bar if bar is not None else dataloader:
+        with self._progress_bar(dataloader, progress) as bar, self._anomaly_mode():
+            for inputs, targets in dataloader:
                 loss = self._forward_loss(inputs, targets)
                 value = float(loss.item())
                 if k == 1:
@@ -449,7 +378,7 @@ class Trainer:
                     loss.backward(np.full(loss.shape, 1.0 / k, dtype=loss.dtype))
                 total, batches, pending = total + value, batches + 1, pending + 1
                 if bar is not None:
-                    bar.set_loss(value)
+                    bar.update(loss=value)
                 if pending == k:
                     self._optimizer_step()
                     pending = 0
@@ -563,6 +492,14 @@ class Trainer:
             self.optimizer.lr = self.scheduler.get_lr(self.epoch)
             self.scheduler.epoch = self.epoch
         return float(self.optimizer.lr)
+
+    def _progress_bar(self, dataloader: Iterable[Any], label: str | None
+                      ) -> contextlib.AbstractContextManager[Progress | None]:
+        if label is None:
+            return contextlib.nullcontext()
+        total = len(dataloader) if isinstance(dataloader, Sized) else None
+        # lines=0: in a log file only fit's per-epoch summary lines appear, never a bar
+        return Progress(total, label, sys.stdout, unit="batch", lines=0, leave=False)
 
     def _anomaly_mode(self) -> contextlib.AbstractContextManager[None]:
         return detect_anomaly() if self.detect_anomaly else contextlib.nullcontext()

@@ -39,22 +39,22 @@ class MilestoneInfo:
         return self.module is not None
 
 
+def _shipped(milestone_id: str, year: int, title: str, name: str, summary: str) -> MilestoneInfo:
+    """A registry entry for the milestone implemented by ``tinytorch.milestones.<name>``."""
+    return MilestoneInfo(milestone_id, year, title, name, f"{__name__}.{name}", summary)
+
+
 MILESTONES: tuple[MilestoneInfo, ...] = (
-    MilestoneInfo("01", 1957, "Rosenblatt's perceptron", "perceptron",
-                  "tinytorch.milestones.perceptron",
-                  "one neuron learns to separate two clouds of 2-D points"),
-    MilestoneInfo("02", 1969, "XOR and the limits of one layer", "xor",
-                  "tinytorch.milestones.xor",
-                  "a single layer cannot learn XOR; one hidden layer can"),
-    MilestoneInfo("03", 1986, "Backpropagation trains a multi-layer perceptron", "mlp",
-                  "tinytorch.milestones.mlp",
-                  "an MLP reads handwritten digits (MNIST too, when its files are present)"),
-    MilestoneInfo("04", 1998, "LeNet-style convolutional network", "cnn",
-                  "tinytorch.milestones.cnn",
-                  "convolutions read digits as images (CIFAR-10 too, when present)"),
-    MilestoneInfo("05", 2017, "Attention is all you need", "transformer",
-                  "tinytorch.milestones.transformer",
-                  "a transformer reverses sequences; a TinyGPT learns to answer questions"),
+    _shipped("01", 1957, "Rosenblatt's perceptron", "perceptron",
+             "one neuron learns to separate two clouds of 2-D points"),
+    _shipped("02", 1969, "XOR and the limits of one layer", "xor",
+             "a single layer cannot learn XOR; one hidden layer can"),
+    _shipped("03", 1986, "Backpropagation trains a multi-layer perceptron", "mlp",
+             "an MLP reads handwritten digits (MNIST too, when its files are present)"),
+    _shipped("04", 1998, "LeNet-style convolutional network", "cnn",
+             "convolutions read digits as images (CIFAR-10 too, when present)"),
+    _shipped("05", 2017, "Attention is all you need", "transformer",
+             "a transformer reverses sequences; a TinyGPT learns to answer questions"),
     MilestoneInfo("06", 2018, "MLPerf-style optimization", "mlperf", None,
                   "profile, quantize, prune, KV-cache (comes with the systems modules)"),
 )

@@ -22,21 +22,17 @@ from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Flatten, Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
-from tinytorch.core.rng import manual_seed
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.data import load_cifar10, load_digits
 from tinytorch.milestones.report import (
-    Check,
     MilestoneResult,
+    MilestoneRun,
     Split,
-    Timer,
-    banner,
+    check_dataset,
     cosine,
-    dataset_present,
     fit,
-    save_curves,
     say,
-    verdict,
+    train_digits_or_extra,
 )
 
 ID, NAME, YEAR = "04", "cnn", 1998
@@ -131,34 +127,14 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
         SerializationError: ``dataset="cifar10"`` and its files are not in the data folder.
         ValueError: an unknown ``dataset``.
     """
-    if dataset not in ("digits", "cifar10"):
-        raise ValueError(f"dataset must be 'digits' or 'cifar10', not {dataset!r}")
-    out = out if out is not None else sys.stdout
-    timer = Timer()
-    banner(out, ID, YEAR, TITLE, STORY, SHOWS, quick)
-    manual_seed(seed)
-    notes: list[str] = []
-    if dataset == "cifar10":
-        accuracy, history = train_cifar10(quick, out)
-        checks = [Check("CNN on CIFAR-10", "test accuracy", accuracy,
-                        CIFAR_QUICK_TARGET if quick else CIFAR_TARGET)]
-    else:
-        accuracy, history = train_digits(quick, out)
-        checks = [Check("CNN on digits", "test accuracy", accuracy,
-                        QUICK_TARGET if quick else TARGET)]
-        if not quick and dataset_present("cifar10"):
-            say(out, "extra: CIFAR-10 files found in the data folder, training on them too")
-            cifar_accuracy, cifar_history = train_cifar10(quick, out)
-            history.update({f"cifar10_{k}": v for k, v in cifar_history.items()})
-            notes.append(f"extra CIFAR-10 run: test accuracy {100.0 * cifar_accuracy:.1f}% "
-                         f"(reference >= {100.0 * CIFAR_TARGET:.0f}%; the verdict uses digits)")
-        elif not quick:
-            notes.append("CIFAR-10 not found in the data folder, so only the shipped digits ran")
-    result = MilestoneResult.from_checks(ID, NAME, checks, timer.seconds, history, quick, seed,
-                                         notes)
-    save_curves(history, plot_dir, f"{ID}_{NAME}.png", f"Milestone {ID}: {TITLE}", out)
-    verdict(out, result)
-    return result
+    check_dataset(dataset, "cifar10")
+    session = MilestoneRun(ID, NAME, YEAR, TITLE, STORY, SHOWS, quick=quick, seed=seed,
+                           plot_dir=plot_dir, out=out)
+    checks, history, notes = train_digits_or_extra(
+        session, "CNN", dataset, train_digits=train_digits,
+        target=QUICK_TARGET if quick else TARGET, extra="cifar10", extra_label="CIFAR-10",
+        train_extra=train_cifar10, extra_target=CIFAR_QUICK_TARGET if quick else CIFAR_TARGET)
+    return session.finish(checks, history, notes)
 
 
 if __name__ == "__main__":

@@ -20,19 +20,15 @@ from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
-from tinytorch.core.rng import manual_seed
 from tinytorch.data import load_digits, load_mnist
 from tinytorch.milestones.report import (
-    Check,
     MilestoneResult,
+    MilestoneRun,
     Split,
-    Timer,
-    banner,
-    dataset_present,
+    check_dataset,
     fit,
-    save_curves,
     say,
-    verdict,
+    train_digits_or_extra,
 )
 
 ID, NAME, YEAR = "03", "mlp", 1986
@@ -109,34 +105,14 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
         SerializationError: ``dataset="mnist"`` and the MNIST files are not in the data folder.
         ValueError: an unknown ``dataset``.
     """
-    if dataset not in ("digits", "mnist"):
-        raise ValueError(f"dataset must be 'digits' or 'mnist', not {dataset!r}")
-    out = out if out is not None else sys.stdout
-    timer = Timer()
-    banner(out, ID, YEAR, TITLE, STORY, SHOWS, quick)
-    manual_seed(seed)
-    notes: list[str] = []
-    if dataset == "mnist":
-        accuracy, history = train_mnist(quick, out)
-        checks = [Check("MLP on MNIST", "test accuracy", accuracy,
-                        MNIST_QUICK_TARGET if quick else MNIST_TARGET)]
-    else:
-        accuracy, history = train_digits(quick, out)
-        checks = [Check("MLP on digits", "test accuracy", accuracy,
-                        QUICK_TARGET if quick else TARGET)]
-        if not quick and dataset_present("mnist"):
-            say(out, "extra: MNIST files found in the data folder, training on them too")
-            mnist_accuracy, mnist_history = train_mnist(quick, out)
-            history.update({f"mnist_{k}": v for k, v in mnist_history.items()})
-            notes.append(f"extra MNIST run: test accuracy {100.0 * mnist_accuracy:.1f}% "
-                         f"(reference >= {100.0 * MNIST_TARGET:.0f}%; the verdict uses digits)")
-        elif not quick:
-            notes.append("MNIST not found in the data folder, so only the shipped digits ran")
-    result = MilestoneResult.from_checks(ID, NAME, checks, timer.seconds, history, quick, seed,
-                                         notes)
-    save_curves(history, plot_dir, f"{ID}_{NAME}.png", f"Milestone {ID}: {TITLE}", out)
-    verdict(out, result)
-    return result
+    check_dataset(dataset, "mnist")
+    session = MilestoneRun(ID, NAME, YEAR, TITLE, STORY, SHOWS, quick=quick, seed=seed,
+                           plot_dir=plot_dir, out=out)
+    checks, history, notes = train_digits_or_extra(
+        session, "MLP", dataset, train_digits=train_digits,
+        target=QUICK_TARGET if quick else TARGET, extra="mnist", extra_label="MNIST",
+        train_extra=train_mnist, extra_target=MNIST_QUICK_TARGET if quick else MNIST_TARGET)
+    return session.finish(checks, history, notes)
 
 
 if __name__ == "__main__":

@@ -19,18 +19,8 @@ import numpy as np
 from tinytorch.core.layers import Linear
 from tinytorch.core.losses import BCEWithLogitsLoss
 from tinytorch.core.optimizers import SGD
-from tinytorch.core.rng import get_rng, manual_seed
-from tinytorch.milestones.report import (
-    Check,
-    MilestoneResult,
-    Split,
-    Timer,
-    banner,
-    fit,
-    save_curves,
-    say,
-    verdict,
-)
+from tinytorch.core.rng import get_rng
+from tinytorch.milestones.report import Check, MilestoneResult, MilestoneRun, Split, fit, say
 
 ID, NAME, YEAR = "01", "perceptron", 1957
 TITLE = "Rosenblatt's perceptron"
@@ -81,10 +71,9 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
         plot_dir: save the loss/accuracy curves there as PNG (needs matplotlib).
         out: where to print; defaults to ``sys.stdout`` at call time.
     """
-    out = out if out is not None else sys.stdout
-    timer = Timer()
-    banner(out, ID, YEAR, TITLE, STORY, SHOWS, quick)
-    manual_seed(seed)
+    session = MilestoneRun(ID, NAME, YEAR, TITLE, STORY, SHOWS, quick=quick, seed=seed,
+                           plot_dir=plot_dir, out=out)
+    out = session.out
     rng = get_rng()
     x_train, y_train = make_points(200, rng)
     x_test, y_test = make_points(400, rng)
@@ -104,10 +93,7 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
              f"(the hidden rule is +1.5 x0 -1.0 x1 +0.3 = 0, up to scale)")
     accuracy = history["test_acc"][-1]
     check = Check("perceptron", "test accuracy", accuracy, QUICK_TARGET if quick else TARGET)
-    result = MilestoneResult.from_checks(ID, NAME, [check], timer.seconds, history, quick, seed)
-    save_curves(history, plot_dir, f"{ID}_{NAME}.png", f"Milestone {ID}: {TITLE}", out)
-    verdict(out, result)
-    return result
+    return session.finish([check], history)
 
 
 if __name__ == "__main__":

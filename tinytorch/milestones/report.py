@@ -1,9 +1,9 @@
-"""What every milestone shares: its result record, the banner, progress, verdict, plots, table.
+"""What every milestone shares: its result record, the banner, verdict, plots, table, training.
 
 A milestone trains a model and then *checks* its numbers against stated targets; nothing
 here decides that a run succeeded without measuring it. Output is plain ASCII unless it goes
-to an interactive terminal (where tqdm draws the progress bar, when installed), so logs of a
-piped run read cleanly: one line per progress step, no carriage returns.
+to an interactive terminal (where ``tinytorch.core.progress.Progress`` draws a live bar), so
+logs of a piped run read cleanly: a few progress lines, no carriage returns.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-# Set to "1" to force the plain progress lines even on a terminal (e.g. a CI runner with a pty).
-PLAIN_ENV = "TINYTORCH_PLAIN"
+from tinytorch.core.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -147,83 +147,7 @@ def verdict(out: TextIO, result: MilestoneResult) -> None:
     say(out)
 
 
-# --------------------------------------------------------------------------- progress
-
-
-def _use_tqdm(out: TextIO) -> bool:
-    """tqdm only on an interactive terminal: its carriage returns would litter a log file."""
-    if os.environ.get(PLAIN_ENV, "") not in ("", "0"):
-        return False
-    isatty = getattr(out, "isatty", None)
-    if isatty is None or not isatty():
-        return False
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class Progress:
-    """A progress bar: tqdm on a terminal, else at most ``lines`` plain ASCII lines.
-
-    Example:
-        >>> import io
-        >>> buffer = io.StringIO()
-        >>> with Progress(4, "train", buffer, lines=2) as bar:
-        ...     for step in range(4):
-        ...         bar.update(loss=1.0 / (step + 1))
-        >>> print(buffer.getvalue().strip())
-        train [##########----------]  50%  2/4  loss 0.5000
-        train [####################] 100%  4/4  loss 0.2500
-    """
-
-    def __init__(self, total: int, desc: str, out: TextIO, unit: str = "step",
-                 lines: int = 10) -> None:
-        self.total, self.desc, self.out, self.count = max(int(total), 1), desc, out, 0
-        self._next_report = 1
-        self._every = max(1, math.ceil(self.total / max(lines, 1)))
-        self._bar: Any = None
-        if _use_tqdm(out):
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.total, desc=desc, unit=unit, file=out, leave=True,
-                             dynamic_ncols=True)
-
-    def update(self, n: int = 1, **stats: float) -> None:
-        """Advance by ``n`` steps and show the latest statistics."""
-        self.count += n
-        text = "  ".join(_stat(name, value) for name, value in stats.items())
-        if self._bar is not None:
-            self._bar.set_postfix_str(text, refresh=False)
-            self._bar.update(n)
-            return
-        if self.count >= self._next_report * self._every or self.count >= self.total:
-            self._next_report = self.count // self._every + 1
-            filled = round(20 * min(self.count, self.total) / self.total)
-            percent = round(100 * min(self.count, self.total) / self.total)
-            bar = "#" * filled + "-" * (20 - filled)
-            line = f"{self.desc} [{bar}] {percent:3d}%  {self.count}/{self.total}"
-            say(self.out, f"{line}  {text}" if text else line)
-
-    def close(self) -> None:
-        """Finish the bar (tqdm needs it; the plain lines are already complete)."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _stat(name: str, value: float) -> str:
-    """'acc' and names ending in '_acc' print as percentages, other numbers with 4 decimals."""
-    if name == "acc" or name.endswith("_acc"):
-        return f"{name} {100.0 * value:.1f}%"
-    return f"{name} {value:.4f}"
+# --------------------------------------------------------------------------- timing
 
 
 class Timer:
@@ -444,6 +368,97 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, data: Split, epochs: int, batc
             history["test_acc"].append(test_acc)
             bar.update(1, loss=loss_sum / seen, test_acc=test_acc)
     return history
+
+
+# --------------------------------------------------------------------------- a whole run
+
+
+class MilestoneRun:
+    """What every milestone's ``run()`` does first and last, around its own training.
+
+    Creating one starts the clock, prints the banner and seeds the global RNG, so the data,
+    the initial weights and the shuffling all follow ``seed``. ``finish`` turns the measured
+    checks into the result, saves the curves (when there is a ``plot_dir``) and prints the
+    verdict.
+
+    Args:
+        milestone_id, name, year, title: the milestone's number, short name, year and title.
+        story, shows: why it mattered, and what this run will show (for the banner).
+        quick: whether this is a quick run.
+        seed: the seed of the global RNG.
+        plot_dir: save the curves there as PNG (None: no plot).
+        out: where to print; ``sys.stdout`` at call time when None.
+    """
+
+    def __init__(self, milestone_id: str, name: str, year: int, title: str, story: str,
+                 shows: str, *, quick: bool, seed: int,
+                 plot_dir: str | os.PathLike[str] | None, out: TextIO | None) -> None:
+        from tinytorch.core.rng import manual_seed
+
+        self.id, self.name, self.title = milestone_id, name, title
+        self.quick, self.seed, self.plot_dir = quick, seed, plot_dir
+        self.out = out if out is not None else sys.stdout
+        self.timer = Timer()
+        banner(self.out, milestone_id, year, title, story, shows, quick)
+        manual_seed(seed)
+
+    def finish(self, checks: Sequence[Check], history: Mapping[str, list[float]],
+               notes: Sequence[str] = (), x_label: str = "epoch") -> MilestoneResult:
+        """Judge the checks (the last one is the headline), save the curves, print the verdict."""
+        result = MilestoneResult.from_checks(self.id, self.name, checks, self.timer.seconds,
+                                             history, self.quick, self.seed, notes)
+        save_curves(history, self.plot_dir, f"{self.id}_{self.name}.png",
+                    f"Milestone {self.id}: {self.title}", self.out, x_label=x_label)
+        verdict(self.out, result)
+        return result
+
+
+# Trains one model on one data set: (quick, out) -> (test accuracy, history).
+TrainFn = Callable[[bool, TextIO], tuple[float, dict[str, list[float]]]]
+
+
+def check_dataset(dataset: str, extra: str) -> None:
+    """Refuse any data set but ``"digits"`` and the milestone's optional ``extra`` one."""
+    if dataset not in ("digits", extra):
+        raise ValueError(f"dataset must be 'digits' or {extra!r}, not {dataset!r}")
+
+
+def train_digits_or_extra(session: MilestoneRun, model: str, dataset: str, *,
+                          train_digits: TrainFn, target: float, extra: str, extra_label: str,
+                          train_extra: TrainFn, extra_target: float
+                          ) -> tuple[list[Check], dict[str, list[float]], list[str]]:
+    """Train on the shipped digits or on an optional data set; return (checks, history, notes).
+
+    With ``dataset == extra`` the verdict uses the optional data set (its files must be in the
+    data folder). Otherwise it uses the shipped digits, and a full run also trains on ``extra``
+    when its files are present: that accuracy becomes a note and its curves join the history
+    under ``{extra}_`` keys, but it never decides the verdict.
+
+    Args:
+        session: the run (its ``quick`` and ``out``).
+        model: the model's name in the checks, e.g. "MLP".
+        dataset: ``"digits"`` or ``extra``.
+        train_digits, train_extra: train on each data set.
+        target, extra_target: the test accuracy each must reach in this (quick or full) mode.
+        extra, extra_label: the optional data set's key ("mnist") and printed name ("MNIST").
+    """
+    quick, out = session.quick, session.out
+    if dataset == extra:
+        accuracy, history = train_extra(quick, out)
+        judged = Check(f"{model} on {extra_label}", "test accuracy", accuracy, extra_target)
+        return [judged], history, []
+    accuracy, history = train_digits(quick, out)
+    checks = [Check(f"{model} on digits", "test accuracy", accuracy, target)]
+    notes: list[str] = []
+    if not quick and dataset_present(extra):
+        say(out, f"extra: {extra_label} files found in the data folder, training on them too")
+        extra_accuracy, extra_history = train_extra(quick, out)
+        history.update({f"{extra}_{k}": v for k, v in extra_history.items()})
+        notes.append(f"extra {extra_label} run: test accuracy {100.0 * extra_accuracy:.1f}% "
+                     f"(reference >= {100.0 * extra_target:.0f}%; the verdict uses digits)")
+    elif not quick:
+        notes.append(f"{extra_label} not found in the data folder, so only the shipped digits ran")
+    return checks, history, notes
 
 
 # --------------------------------------------------------------------------- BLAS threads

@@ -23,20 +23,17 @@ import numpy as np
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam, AdamW
-from tinytorch.core.rng import get_rng, manual_seed
+from tinytorch.core.progress import Progress
+from tinytorch.core.rng import get_rng
 from tinytorch.core.tokenization import CharTokenizer
 from tinytorch.core.transformer import GPT
 from tinytorch.data import load_corpus, load_qa_pairs
 from tinytorch.milestones.report import (
     Check,
     MilestoneResult,
-    Progress,
-    Timer,
-    banner,
+    MilestoneRun,
     cosine,
-    save_curves,
     say,
-    verdict,
 )
 
 ID, NAME, YEAR = "05", "transformer", 2017
@@ -288,10 +285,9 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
         plot_dir: save the loss curves there as PNG (needs matplotlib).
         out: where to print; defaults to ``sys.stdout`` at call time.
     """
-    out = out if out is not None else sys.stdout
-    timer = Timer()
-    banner(out, ID, YEAR, TITLE, STORY, SHOWS, quick)
-    manual_seed(seed)
+    session = MilestoneRun(ID, NAME, YEAR, TITLE, STORY, SHOWS, quick=quick, seed=seed,
+                           plot_dir=plot_dir, out=out)
+    out = session.out
     reversal_accuracy, reversal_losses = train_reversal(quick, out)
     say(out, f"    exact reversals of 1000 unseen sequences: {100.0 * reversal_accuracy:.1f}%")
     language = train_tinygpt(quick, out)
@@ -309,12 +305,7 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
     notes = [f"{hits} of 3 held-out answers shown match the reference exactly (not judged)"]
     curves = {"reversal_loss": reversal_losses, "gpt_train_loss": language.history["train_loss"],
               "gpt_val_loss": language.history["val_loss"]}
-    result = MilestoneResult.from_checks(ID, NAME, checks, timer.seconds, curves, quick, seed,
-                                         notes)
-    save_curves(curves, plot_dir, f"{ID}_{NAME}.png", f"Milestone {ID}: {TITLE}", out,
-                x_label="step")
-    verdict(out, result)
-    return result
+    return session.finish(checks, curves, notes, x_label="step")
 
 
 if __name__ == "__main__":

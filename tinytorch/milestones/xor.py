@@ -19,18 +19,15 @@ from tinytorch.core.activations import Tanh
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BCEWithLogitsLoss
 from tinytorch.core.optimizers import Adam
-from tinytorch.core.rng import get_rng, manual_seed
+from tinytorch.core.rng import get_rng
 from tinytorch.milestones.report import (
     Check,
     MilestoneResult,
+    MilestoneRun,
     Split,
-    Timer,
-    banner,
     evaluate,
     fit,
-    save_curves,
     say,
-    verdict,
 )
 
 ID, NAME, YEAR = "02", "xor", 1969
@@ -72,10 +69,9 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
         plot_dir: save the loss/accuracy curves there as PNG (needs matplotlib).
         out: where to print; defaults to ``sys.stdout`` at call time.
     """
-    out = out if out is not None else sys.stdout
-    timer = Timer()
-    banner(out, ID, YEAR, TITLE, STORY, SHOWS, quick)
-    manual_seed(seed)
+    session = MilestoneRun(ID, NAME, YEAR, TITLE, STORY, SHOWS, quick=quick, seed=seed,
+                           plot_dir=plot_dir, out=out)
+    out = session.out
     rng = get_rng()
     x_train, y_train = make_xor(50, rng)
     x_test, y_test = make_xor(50, rng)
@@ -105,10 +101,7 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
     ]
     curves = {"single_loss": single_history["train_loss"], "hidden_loss": history["train_loss"],
               "single_test_acc": single_history["test_acc"], "hidden_test_acc": history["test_acc"]}
-    result = MilestoneResult.from_checks(ID, NAME, checks, timer.seconds, curves, quick, seed)
-    save_curves(curves, plot_dir, f"{ID}_{NAME}.png", f"Milestone {ID}: {TITLE}", out)
-    verdict(out, result)
-    return result
+    return session.finish(checks, curves)
 
 
 def _truth_table(model: object, loss_fn: BCEWithLogitsLoss, out: TextIO) -> float:
