@@ -184,7 +184,7 @@ def test_im2col_turns_convolution_into_one_matrix_product(rng: np.random.Generat
 
 
 def test_pool_reuses_a_free_array_and_never_a_held_one() -> None:
-    from tinytorch.core.spatial import _BufferPool
+    from tinytorch.core.buffers import BufferPool as _BufferPool
 
     pool = _BufferPool()
     first = pool.empty((256, 256), np.float32)

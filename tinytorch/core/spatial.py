@@ -16,7 +16,8 @@ Memory layout (why the outputs are transposed views):
     view. Then every window copy, add and comparison above runs over long contiguous rows of
     Wo * N numbers instead of rows of Wo, which NumPy executes several times faster. Element-wise
     ops keep the layout; ``reshape``/``flatten`` copy when needed. Values are exactly those of a
-    contiguous NCHW result.
+    contiguous NCHW result. Large temporaries and outputs come from ``tinytorch.core.buffers``,
+    which reuses them from step to step and creates them in the layout asked for.
 
 Example:
     >>> from tinytorch.core.tensor import Tensor
@@ -29,9 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +37,7 @@ import numpy as np
 
 from tinytorch.core import init
 from tinytorch.core.autograd import Function, Node, is_grad_enabled
+from tinytorch.core.buffers import Layout, buffer_pool, copy_into, in_layout, layout_of
 from tinytorch.core.errors import DTypeError, ShapeError, explain
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Parameter, Tensor
@@ -46,103 +45,10 @@ from tinytorch.core.tensor import Parameter, Tensor
 Array = np.ndarray
 IntPair = int | tuple[int, int]
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
-Layout = tuple[int, ...]  # the NCHW axes in memory order, outermost first
-CHWN: Layout = (1, 2, 3, 0)  # batch innermost: the layout this module produces
+CHWN: Layout = (1, 2, 3, 0)  # the NCHW axes with the batch innermost: the layout made here
 
 
-# --- Memory layout and buffer reuse --------------------------------------------------------------
-
-
-def _layout(a: Array) -> Layout:
-    """The axes of ``a`` from the largest memory stride to the smallest."""
-    return tuple(sorted(range(a.ndim), key=lambda axis: -a.strides[axis]))
-
-
-class _BufferPool:
-    """Arrays for the large temporaries and outputs of the ops below, reused from step to step.
-
-    Why: glibc returns freed multi-megabyte blocks to the kernel, so a training loop that
-    allocates the same arrays every step page-faults them back in every time (0.1-0.4 ms per
-    MB here; ``tinytorch.perf.tune_allocator`` is the process-wide fix). The pool keeps a few
-    arrays per shape and hands one out again only once nothing else refers to it:
-    ``sys.getrefcount`` counts every holder, and a view keeps its base alive, so an array saved
-    for backward, or inside a tensor someone still holds, is never handed out twice.
-    """
-
-    min_bytes = 1 << 16  # smaller arrays come cheaply from malloc's heap
-    per_shape = 4
-    max_bytes = 256 << 20  # the least recently used shapes are forgotten beyond this
-
-    def __init__(self) -> None:
-        self._arrays: OrderedDict[tuple[Any, ...], list[Array]] = OrderedDict()
-        self._bytes = 0
-
-    def empty(self, shape: tuple[int, ...], dtype: Any) -> Array:
-        """An uninitialized C-contiguous array, reused when a free one of this shape exists."""
-        dtype = np.dtype(dtype)
-        if _holders is None or math.prod(shape) * dtype.itemsize < self.min_bytes:
-            return np.empty(shape, dtype)
-        key = (shape, dtype)
-        arrays = self._arrays.setdefault(key, [])
-        self._arrays.move_to_end(key)
-        for i in range(len(arrays)):
-            if _holders(arrays, i) == _UNHELD:
-                return arrays[i]
-        array = np.empty(shape, dtype)
-        if len(arrays) < self.per_shape:
-            arrays.append(array)
-            self._bytes += array.nbytes
-            while self._bytes > self.max_bytes and len(self._arrays) > 1:
-                _, dropped = self._arrays.popitem(last=False)
-                self._bytes -= sum(a.nbytes for a in dropped)
-        return array
-
-    def matrix(self, rows: int, cols: int, dtype: Any) -> Array:
-        """A (rows, cols) matrix whose rows lie 64 bytes further apart than ``cols`` needs.
-
-        Rows a multiple of 4 KiB apart map to the same cache sets, and BLAS then runs up to a
-        third slower (measured on the convolutions here); the small gap avoids that.
-        """
-        gap = 64 // np.dtype(dtype).itemsize
-        return self.empty((rows, cols + gap), dtype)[:, :cols]
-
-    def laid_out(self, shape: tuple[int, ...], layout: Layout, dtype: Any) -> Array:
-        """An array of logical ``shape`` whose axes lie in memory in ``layout`` order."""
-        memory = self.empty(tuple(shape[axis] for axis in layout), dtype)
-        return memory.transpose(np.argsort(layout))
-
-
-def _count_holders(arrays: list[Array], i: int) -> int:
-    return sys.getrefcount(arrays[i])
-
-
-# getrefcount is CPython's; elsewhere (PyPy) the pool simply allocates fresh arrays.
-_holders = _count_holders if hasattr(sys, "getrefcount") else None
-_UNHELD = _count_holders([np.empty(0)], 0) if _holders else 0  # only the pool's list holds it
-_pools = threading.local()
-
-
-def _pool() -> _BufferPool:
-    """This thread's pool (one per thread, so two threads never share a buffer)."""
-    pool = getattr(_pools, "pool", None)
-    if pool is None:
-        pool = _pools.pool = _BufferPool()
-    return pool
-
-
-def _in_layout(a: Array, layout: Layout) -> Array:
-    """``a`` itself if it is stored in ``layout``, else a copy that is.
-
-    Ops on arrays of mixed layouts run several times slower than on matching ones.
-    """
-    if _layout(a) == layout:
-        return a
-    return _copy_into(_pool().laid_out(a.shape, layout, a.dtype), a)
-
-
-def _copy_into(target: Array, source: Array) -> Array:
-    np.copyto(target, source)
-    return target
+# --- Tensors and arrays --------------------------------------------------------------------------
 
 
 def _as_array(value: Any) -> Array:
@@ -281,11 +187,11 @@ def _pad(x: Array, geom: _Geometry, value: float = 0.0, layout: Layout | None = 
 
     Returns ``x`` itself when there is nothing to add and its layout already fits.
     """
-    layout = _layout(x) if layout is None else layout
-    if not any(geom.pads) and _layout(x) == layout:
+    layout = layout_of(x) if layout is None else layout
+    if not any(geom.pads) and layout_of(x) == layout:
         return x
     (hp, wp), (top, bottom, left, right) = geom.padded_hw, geom.pads
-    padded = _pool().laid_out((*x.shape[:2], hp, wp), layout, x.dtype)
+    padded = buffer_pool().laid_out((*x.shape[:2], hp, wp), layout, x.dtype)
     padded[:, :, :top] = value  # only the border: the interior is overwritten next
     padded[:, :, hp - bottom:] = value
     padded[:, :, :, :left] = value
@@ -301,7 +207,7 @@ def _unfold(xp: Array, geom: _Geometry) -> Array:
         xp: (N, C, Hp, Wp) -> returns (C, kh, kw, Ho, Wo, N), a view of a (K, M) matrix.
     """
     (n, c), (kh, kw), (ho, wo) = xp.shape[:2], geom.kernel, geom.out_hw
-    cols = _pool().matrix(c * kh * kw, ho * wo * n, xp.dtype).reshape(c, kh, kw, ho, wo, n)
+    cols = buffer_pool().matrix(c * kh * kw, ho * wo * n, xp.dtype).reshape(c, kh, kw, ho, wo, n)
     image = xp.transpose(1, 2, 3, 0)  # (C, Hp, Wp, N): contiguous when xp is laid out CHWN
     for i, j, rows, columns in geom.offsets():
         cols[:, i, j] = image[:, rows, columns]
@@ -315,7 +221,7 @@ def _fold(cols: Array, geom: _Geometry) -> Array:
         cols: (C, kh, kw, Ho, Wo, N) -> returns (N, C, Hp, Wp), laid out CHWN.
     """
     c, n = cols.shape[0], cols.shape[5]
-    image = _pool().empty((c, *geom.padded_hw, n), cols.dtype)  # (C, Hp, Wp, N)
+    image = buffer_pool().empty((c, *geom.padded_hw, n), cols.dtype)  # (C, Hp, Wp, N)
     image.fill(0)
     for i, j, rows, columns in geom.offsets():
         if geom.overlapping:
@@ -386,7 +292,7 @@ class Convolution2d(Function):
         cols = _unfold(_pad(x, geom, layout=CHWN), geom)
         cols = cols.reshape(groups, -1, ho * wo * n)                      # (G, K, M)
         w = weight.reshape(groups, o // groups, -1)                       # (G, O/G, K)
-        out = _pool().matrix(o, ho * wo * n, cols.dtype)
+        out = buffer_pool().matrix(o, ho * wo * n, cols.dtype)
         np.matmul(w, cols, out=out.reshape(groups, o // groups, -1))       # (G, O/G, M)
         out = out.reshape(o, ho, wo, n)
         if bias is not None:
@@ -400,12 +306,12 @@ class Convolution2d(Function):
         cols, w = ctx.saved_tensors
         (groups, og, _), geom = w.shape, ctx.geom
         g = grad.transpose(1, 2, 3, 0)              # (O, Ho, Wo, N): free when grad is CHWN
-        if not g.flags.c_contiguous or g[0].nbytes % 4096 == 0:  # see _BufferPool.matrix
-            g = _copy_into(_pool().matrix(g.shape[0], g[0].size, g.dtype).reshape(g.shape), g)
+        if not g.flags.c_contiguous or g[0].nbytes % 4096 == 0:  # see BufferPool.matrix
+            g = copy_into(buffer_pool().matrix(g.shape[0], g[0].size, g.dtype).reshape(g.shape), g)
         g = g.reshape(groups, og, -1)                                      # (G, O/G, M)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            dcols = _pool().matrix(groups * cols.shape[1], cols.shape[2], cols.dtype)
+            dcols = buffer_pool().matrix(groups * cols.shape[1], cols.shape[2], cols.dtype)
             np.matmul(w.transpose(0, 2, 1), g, out=dcols.reshape(cols.shape))  # (G, K, M)
             dcols = dcols.reshape(ctx.channels, *geom.kernel, *geom.out_hw, -1)
             grad_x = _fold(dcols, geom)[geom.crop()]
@@ -509,14 +415,14 @@ def _along(a: Array, axis: int, kernel: int, stride: int, count: int) -> list[Ar
 def _max_along(a: Array, axis: int, kernel: int, stride: int, count: int, track: bool
                ) -> tuple[Array, Array | None]:
     """Window maxima along one axis and, when ``track``, which offset held each (first wins)."""
-    views, layout = _along(a, axis, kernel, stride, count), _layout(a)
-    best = _pool().laid_out(views[0].shape, layout, a.dtype)
+    views, layout = _along(a, axis, kernel, stride, count), layout_of(a)
+    best = buffer_pool().laid_out(views[0].shape, layout, a.dtype)
     if kernel == 1:
-        return _copy_into(best, views[0]), np.zeros(best.shape, np.uint8) if track else None
+        return copy_into(best, views[0]), np.zeros(best.shape, np.uint8) if track else None
     np.maximum(views[0], views[1], out=best)  # NaN wins, as in torch
     arg = None
     if track:
-        arg = np.greater(views[1], views[0], out=_pool().laid_out(best.shape, layout, bool))
+        arg = np.greater(views[1], views[0], out=buffer_pool().laid_out(best.shape, layout, bool))
         arg = arg.view(np.uint8)
     for j in range(2, kernel):
         if arg is not None:
@@ -528,9 +434,9 @@ def _max_along(a: Array, axis: int, kernel: int, stride: int, count: int, track:
 def _sum_along(a: Array, axis: int, kernel: int, stride: int, count: int) -> Array:
     """Window sums along one axis."""
     views = _along(a, axis, kernel, stride, count)
-    total = _pool().laid_out(views[0].shape, _layout(a), a.dtype)
+    total = buffer_pool().laid_out(views[0].shape, layout_of(a), a.dtype)
     if kernel == 1:
-        return _copy_into(total, views[0])
+        return copy_into(total, views[0])
     np.add(views[0], views[1], out=total)
     for view in views[2:]:
         total += view
@@ -546,7 +452,7 @@ def _spread_along(grad: Array, arg: Array | None, axis: int, kernel: int, stride
     """
     shape = list(grad.shape)
     shape[axis] = size
-    out = _pool().laid_out(tuple(shape), layout, grad.dtype)
+    out = buffer_pool().laid_out(tuple(shape), layout, grad.dtype)
     count, overlapping = grad.shape[axis], stride < kernel
     if not (stride == kernel and size == kernel * count):  # some pixels get no gradient
         out.fill(0)
@@ -574,14 +480,14 @@ class MaxPooling2d(Function):
         track = is_grad_enabled() and ctx.needs_input_grad[0]  # argmaxes only for backward
         rows, col_arg = _max_along(_pad(x, geom, -np.inf), 3, kw, sw, wo, track)  # (N,C,Hp,Wo)
         out, row_arg = _max_along(rows, 2, kh, sh, ho, track)                     # (N,C,Ho,Wo)
-        ctx.args, ctx.geom, ctx.layout = (row_arg, col_arg), geom, _layout(x)
+        ctx.args, ctx.geom, ctx.layout = (row_arg, col_arg), geom, layout_of(x)
         return out
 
     @staticmethod
     def backward(ctx: Node, grad: Array) -> Array:
         (row_arg, col_arg), geom, layout = ctx.args, ctx.geom, ctx.layout
         (kh, kw), (sh, sw), (hp, wp) = geom.kernel, geom.stride, geom.padded_hw
-        grad = _in_layout(grad, layout)
+        grad = in_layout(grad, layout)
         rows = _spread_along(grad, row_arg, 2, kh, sh, hp, layout)
         return _spread_along(rows, col_arg, 3, kw, sw, wp, layout)[geom.crop()]
 
@@ -595,14 +501,14 @@ class AvgPooling2d(Function):
         rows = _sum_along(_pad(x, geom), 3, kw, sw, wo)  # (N, C, Hp, Wo)
         out = _sum_along(rows, 2, kh, sh, ho)            # (N, C, Ho, Wo)
         out *= 1.0 / (kh * kw)
-        ctx.geom, ctx.layout = geom, _layout(x)
+        ctx.geom, ctx.layout = geom, layout_of(x)
         return out
 
     @staticmethod
     def backward(ctx: Node, grad: Array) -> Array:
         geom, layout = ctx.geom, ctx.layout
         (kh, kw), (sh, sw), (hp, wp) = geom.kernel, geom.stride, geom.padded_hw
-        share = _in_layout(grad, layout) * (1.0 / (kh * kw))
+        share = in_layout(grad, layout) * (1.0 / (kh * kw))
         rows = _spread_along(share, None, 2, kh, sh, hp, layout)
         return _spread_along(rows, None, 3, kw, sw, wp, layout)[geom.crop()]
 
