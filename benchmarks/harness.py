@@ -143,6 +143,23 @@ def optional_torch() -> Any | None:
     return torch
 
 
+def train_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Step:
+    """One training step on a fixed batch: zero the gradients, forward, loss, backward, update.
+
+    tinytorch and PyTorch spell these calls alike, so one step serves both frameworks'
+    ``make_*`` factories and the two rows time exactly the same sequence of work.
+    """
+
+    def step() -> Any:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
 # --------------------------------------------------------------------------- workload registry
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Step, Workload, optional_torch
+from benchmarks.harness import Step, Workload, optional_torch, train_step
 
 ORDER = 20
 
@@ -135,15 +135,7 @@ def cnn_tinytorch() -> Step:
     optimizer = SGD(model.parameters(), lr=0.01)
     images, labels = _cnn_data()
     x, y = Tensor(images), Tensor(labels, dtype=np.int64)
-
-    def step() -> Any:
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return train_step(model, loss_fn, optimizer, x, y)
 
 
 def cnn_torch() -> Step | None:
@@ -167,15 +159,7 @@ def cnn_torch() -> Step | None:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     images, labels = _cnn_data()
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
-
-    def step() -> Any:
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return train_step(model, loss_fn, optimizer, x, y)  # torch's zero_grad sets grads to None
 
 
 WORKLOADS = [

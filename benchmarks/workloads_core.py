@@ -31,14 +31,8 @@ def _matmul_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def matmul_tinytorch() -> Step:
-    """tinytorch: out = a @ b, then backward with g, filling a.grad and b.grad."""
-    from tinytorch.core.tensor import Tensor
-
-    a_np, b_np, g_np = _matmul_arrays()
-    a = Tensor(a_np, requires_grad=True)
-    b = Tensor(b_np, requires_grad=True)
-    g = Tensor(g_np)
+def _matmul_step(a: Any, b: Any, g: Any) -> Step:
+    """out = a @ b, then backward with g, filling a.grad and b.grad (tinytorch or torch)."""
 
     def step() -> Any:
         a.grad = None  # as a training loop's zero_grad does: no accumulation pass
@@ -50,6 +44,16 @@ def matmul_tinytorch() -> Step:
     return step
 
 
+def matmul_tinytorch() -> Step:
+    """tinytorch: out = a @ b, then backward with g, filling a.grad and b.grad."""
+    from tinytorch.core.tensor import Tensor
+
+    a_np, b_np, g_np = _matmul_arrays()
+    a = Tensor(a_np, requires_grad=True)
+    b = Tensor(b_np, requires_grad=True)
+    return _matmul_step(a, b, Tensor(g_np))
+
+
 def matmul_torch() -> Step | None:
     """PyTorch: the same forward and backward."""
     torch = optional_torch()
@@ -58,16 +62,7 @@ def matmul_torch() -> Step | None:
     a_np, b_np, g_np = _matmul_arrays()
     a = torch.from_numpy(a_np).requires_grad_()
     b = torch.from_numpy(b_np).requires_grad_()
-    g = torch.from_numpy(g_np)
-
-    def step() -> Any:
-        a.grad = None
-        b.grad = None
-        out = a @ b
-        out.backward(g)
-        return a.grad, b.grad
-
-    return step
+    return _matmul_step(a, b, torch.from_numpy(g_np))
 
 
 def matmul_numpy() -> Step:
@@ -87,11 +82,8 @@ def _chain_start() -> np.ndarray:
     return np.full(CHAIN_SIZE, 0.5, dtype=np.float32)
 
 
-def chain_tinytorch() -> Step:
-    """tinytorch: CHAIN_OPS alternating x * 1.0001 and x + 0.001, then sum and backward."""
-    from tinytorch.core.tensor import Tensor
-
-    x0 = Tensor(_chain_start(), requires_grad=True)
+def _chain_step(x0: Any) -> Step:
+    """CHAIN_OPS alternating x * 1.0001 and x + 0.001 from x0, then sum and backward."""
 
     def step() -> Any:
         x0.grad = None
@@ -103,6 +95,13 @@ def chain_tinytorch() -> Step:
         return x0.grad
 
     return step
+
+
+def chain_tinytorch() -> Step:
+    """tinytorch: CHAIN_OPS alternating x * 1.0001 and x + 0.001, then sum and backward."""
+    from tinytorch.core.tensor import Tensor
+
+    return _chain_step(Tensor(_chain_start(), requires_grad=True))
 
 
 def chain_torch() -> Step | None:
@@ -110,18 +109,7 @@ def chain_torch() -> Step | None:
     torch = optional_torch()
     if torch is None:
         return None
-    x0 = torch.from_numpy(_chain_start()).requires_grad_()
-
-    def step() -> Any:
-        x0.grad = None
-        x = x0
-        for _ in range(CHAIN_OPS // 2):
-            x = x * 1.0001
-            x = x + 0.001
-        x.sum().backward()
-        return x0.grad
-
-    return step
+    return _chain_step(torch.from_numpy(_chain_start()).requires_grad_())
 
 
 WORKLOADS = [

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Step, Workload, optional_torch
+from benchmarks.harness import Step, Workload, optional_torch, train_step
 
 ORDER = 10
 
@@ -58,15 +58,7 @@ def mlp_tinytorch() -> Step:
     loss_fn = CrossEntropyLoss()
     optimizer = SGD(model.parameters(), lr=LR)
     x, y = Tensor(x_np), Tensor(y_np, dtype=np.int64)
-
-    def step() -> Any:
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return train_step(model, loss_fn, optimizer, x, y)
 
 
 def mlp_torch() -> Step | None:
@@ -85,15 +77,7 @@ def mlp_torch() -> Step | None:
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
-
-    def step() -> Any:
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return train_step(model, loss_fn, optimizer, x, y)
 
 
 def mlp_numpy() -> Step:
