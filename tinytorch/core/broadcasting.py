@@ -26,7 +26,8 @@ def broadcast_shape(*shapes: Shape) -> Shape:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         raise ShapeError(explain(
-            what=f"shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast together",
+            what=f"shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "
+                 "together",
             why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
             fix="reshape or unsqueeze an operand so that its axes line up with the other's",
         )) from None

@@ -66,7 +66,8 @@ class Optimizer:
         self._scratch: list[Array] = []  # flat work buffers, allocated on first use
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.hyperparameter_names)
+        settings = ", ".join(f"{name}={getattr(self, name)!r}"
+                             for name in self.hyperparameter_names)
         return f"{type(self).__name__}({len(self.params)} parameters, {settings})"
 
     def zero_grad(self, set_to_none: bool = True) -> None:
