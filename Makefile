@@ -35,7 +35,7 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/tinytorch milestones run all
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The test extra brings torch and threadpoolctl, which the benchmark reports compare against.
 bench: $(VENV)/.installed-test
