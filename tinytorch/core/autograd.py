@@ -17,12 +17,15 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinytorch.core.broadcasting import broadcasts_to, unbroadcast
 from tinytorch.core.errors import GraphError, ShapeError, TinyTorchError, explain
+
+if TYPE_CHECKING:  # type-only: at run time apply imports Tensor lazily (see _tensor_type)
+    from tinytorch.core.tensor import Tensor
 
 # --- Grad mode ------------------------------------------------------------------------------
 
@@ -154,6 +157,11 @@ class Node:
         """Keep ``values`` (arrays) until backward runs."""
         self.saved_tensors = values
 
+    if TYPE_CHECKING:  # free attributes set by a forward (ctx.axis = ...), for type checkers only
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     @property
     def name(self) -> str:
         """The node's readable name, e.g. ``MulBackward``."""
@@ -211,7 +219,7 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Any, **params: Any) -> Any:
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the forward on the inputs' arrays and record the graph when it is needed."""
         tensor = _tensor_type()
         arrays = []
