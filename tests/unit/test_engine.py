@@ -267,3 +267,11 @@ def test_function_apply_accepts_constant_inputs() -> None:
     y = ops.Mul.apply(x, np.array([3.0, 4.0]))
     y.sum().backward()
     assert x.grad.tolist() == [3.0, 4.0]
+
+
+def test_integer_tensors_mixed_with_floats_give_float32_not_float64() -> None:
+    ints = Tensor([1, 2], dtype=np.int64)
+    assert (ints / 2).dtype == np.float32
+    assert (ints + 1.5).dtype == np.float32
+    assert (ints * 2).dtype == np.int64
+    assert (Tensor([1.0], dtype=np.float64) * 2).dtype == np.float64

@@ -239,7 +239,14 @@ class Function:
             data = _forward_instrumented(cls, ctx, arrays, params)
         else:
             data = _forward(cls, ctx, arrays, params)
+        if _is_float64(data) and not any(_is_float64(a) for a in arrays):
+            data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
         return tensor._from_op(data, ctx if record else None)
+
+
+def _is_float64(value: Any) -> bool:
+    # not `getattr(value, "dtype", None) == float64`: NumPy reads None as the default, float64
+    return isinstance(value, (np.ndarray, np.generic)) and value.dtype == np.float64
 
 
 _PYTHON_NUMBERS = (int, float, bool)  # exact types: NumPy scalars are not "weak" like these
