@@ -15,24 +15,6 @@ from tinytorch.core.errors import ShapeError, explain
 Shape = tuple[int, ...]
 
 
-def broadcast_shape(*shapes: Shape) -> Shape:
-    """The shape NumPy broadcasting gives ``shapes``, or a ShapeError naming them.
-
-    Example:
-        >>> broadcast_shape((4, 1, 3), (5, 1))
-        (4, 5, 3)
-    """
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise ShapeError(explain(
-            what=f"shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast "
-                 "together",
-            why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
-            fix="reshape or unsqueeze an operand so that its axes line up with the other's",
-        )) from None
-
-
 def broadcasts_to(shape: Shape, target: Shape) -> bool:
     """True when NumPy broadcasting can stretch ``shape`` to ``target``.
 
