@@ -4,6 +4,7 @@
     tinytorch milestones run ID|all [--quick] [--seed N] [--plot DIR] [--json PATH] [--table PATH]
     tinytorch bench [--quick] [--json PATH] [...]
     tinytorch doctor
+    tinytorch check PATH [--modules 01-08] [--json OUT] [--oracle torch|numeric] [--timeout S]
     tinytorch --version
 
 Exit status: 0 when everything asked for worked (for ``milestones run``: every target met),
@@ -113,7 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
                     "reports.")
     doctor_parser.add_argument("--json", action="store_true",
                                help="print the report as one JSON object, for scripts")
+    _add_check_parser(commands)
     return parser
+
+
+def _add_check_parser(commands: Any) -> None:
+    """``tinytorch check PATH``: the conformance suite run against another implementation."""
+    check = commands.add_parser(
+        "check", help="check your own TinyTorch implementation, module by module",
+        description="Run the conformance suite against the tinytorch/ package inside PATH "
+                    "(a separate process imports it; this package is never mixed in).",
+        epilog="Exit status: 0 when every selected module passes, 1 otherwise, 2 on a usage "
+               "error.")
+    check.add_argument("path", metavar="PATH", help="a folder that contains a tinytorch/ package")
+    check.add_argument("--modules", default="all", metavar="SPEC",
+                       help="modules to check: all (default), 06, 01-08, 01-04,09")
+    check.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    check.add_argument("--oracle", choices=("torch", "numeric"), default=None,
+                       help="reference for gradients: PyTorch, or finite differences in NumPy "
+                            "(default: torch when it is installed)")
+    check.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="time limit of one check; a check that runs longer is stopped and "
+                            "reported (default 30)")
+    check.add_argument("--verbose", action="store_true", help="list the passing checks too")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     if args.command == "doctor":
         return doctor(sys.stdout, as_json=args.json)
+    if args.command == "check":
+        from tinytorch.conformance import run_check
+
+        return run_check(args, sys.stdout)
     if args.command == "milestones":
         if args.action == "list":
             list_milestones(sys.stdout)
