@@ -78,7 +78,8 @@ def _crash_hint(exc: BaseException) -> dict[str, str]:
                and PACKAGE not in f.filename and "conformance" not in f.filename]
     where = student[-1] if student else (frames[-1] if frames else None)
     place = f"{where.filename}:{where.lineno} in {where.name}" if where else "unknown"
-    return {"why": f"your code raised an exception at {place}",
+    whose = "your code" if student else "the check (on a value your code returned)"
+    return {"why": f"{whose} raised an exception at {place}",
             "fix": "run the same steps yourself (the boundary names them) and read the "
                    "traceback", "trace": "".join(traceback.format_exception(exc)[-3:])[-1500:]}
 

@@ -60,7 +60,7 @@ def check_mlp_gradients_match_oracle(oracle: Any) -> None:
     MSELoss()(ReLU()(x @ w1 + b1) @ w2 + b2, y).backward()
     want = oracle.gradients(_mlp, *values)
     for label, leaf, ref in zip(("x", "W1", "b1 (broadcast over the batch)", "W2", "b2"),
-                                (x, w1, b1, w2, b2), want, strict=True):
+                                (x, w1, b1, w2, b2), want[:5], strict=True):
         expect_close(grad_of(leaf, label), ref, what=f"gradient of {label}", **GRAD_TOL,
                      why="d loss / d input through matmul (dA = G @ B^T, dB = A^T @ G), the "
                          "bias add (summed over broadcast rows), ReLU (1 where x > 0) and MSE "
