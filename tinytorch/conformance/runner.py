@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "_ttcheck"
-CHECK_FILES = ("foundation", "learning", "vision_language", "systems")
+CHECK_FILES = ("foundation", "learning", "vision_language", "transformer", "systems")
 
 
 def isolate(student_root: str) -> None:
