@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..harness import arr, check, expect, expect_close, grad_of, need, seeded
-from .vision_language import GRAD_TOL, _learns, _param
+from .vision_language import _learns, _param
 
 
 @check("13", "create_causal_mask(seq_len): ones on and below the diagonal (1 = attend)")
@@ -58,8 +58,8 @@ def check_layer_norm(oracle: Any) -> None:
     refs = oracle.gradients(_layer_norm, xv, gv, bv, rv)
     for label, leaf, ref in zip(("x", "weight (gamma)", "bias (beta)"), (x, scale, shift), refs,
                                 strict=False):
-        expect_close(grad_of(leaf, f"LayerNorm {label}"), ref, what=f"LayerNorm gradient of {label}",
-                     rtol=1e-3, atol=1e-4,
+        expect_close(grad_of(leaf, f"LayerNorm {label}"), ref, rtol=1e-3, atol=1e-4,
+                     what=f"LayerNorm gradient of {label}",
                      why="the mean and the variance depend on every element, so dx = r (g - "
                          "mean(g) - xhat mean(g xhat)) with g = grad * gamma and r = 1/std",
                      fix="derive the backward through mean and variance, or build LayerNorm "

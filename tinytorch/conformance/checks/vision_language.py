@@ -212,9 +212,9 @@ def check_positions(oracle: Any) -> None:
     expect_close(pe(Tensor(x)), x + arr(table)[:5], what="PositionalEncoding(8, 4)(x)",
                  why="position t gets row t of the (max_seq_len, embed_dim) table added",
                  fix="add table[:seq_len], broadcast over the batch")
-    pos, dim = np.arange(6)[:, None], np.arange(0, 8, 2)
+    angles = np.arange(6)[:, None] / 10000 ** (np.arange(0, 8, 2) / 8)
     want = np.zeros((6, 8))
-    want[:, 0::2], want[:, 1::2] = np.sin(pos / 10000 ** (dim / 8)), np.cos(pos / 10000 ** (dim / 8))
+    want[:, 0::2], want[:, 1::2] = np.sin(angles), np.cos(angles)
     expect_close(sinusoidal(6, 8), want, what="create_sinusoidal_embeddings(6, 8)", atol=1e-5,
                  why="PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(p / 10000^(2i/d))",
                  fix="sines in the even columns, cosines in the odd ones")
