@@ -14,6 +14,18 @@ MODULES: dict[str, str] = {
     "18": "memoization", "19": "benchmarking", "20": "capstone",
 }
 
+# The import path each module must provide (SPEC section 4); a check of a module whose path does
+# not import is NOT IMPLEMENTED, even when the names it uses happen to exist elsewhere.
+MODULE_PATHS: dict[str, str] = {
+    "01": "core.tensor", "02": "core.activations", "03": "core.layers", "04": "core.losses",
+    "05": "core.dataloader", "06": "core.autograd", "07": "core.optimizers",
+    "08": "core.training", "09": "core.spatial", "10": "core.tokenization",
+    "11": "core.embeddings", "12": "core.attention", "13": "core.transformer",
+    "14": "perf.profiling", "15": "perf.quantization", "16": "perf.compression",
+    "17": "perf.acceleration", "18": "perf.memoization", "19": "perf.benchmarking",
+    "20": "capstone",
+}
+
 PASS, FAIL, NOT_IMPLEMENTED = "PASS", "FAIL", "NOT IMPLEMENTED"
 
 

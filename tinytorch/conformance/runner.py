@@ -43,6 +43,7 @@ def load_checks() -> tuple[Any, Any]:
     package = types.ModuleType(PACKAGE)
     package.__path__ = [str(HERE)]
     sys.modules[PACKAGE] = package
+    importlib.import_module(f"{PACKAGE}.catalog")
     harness = importlib.import_module(f"{PACKAGE}.harness")
     oracle = importlib.import_module(f"{PACKAGE}.oracle")
     for name in CHECK_FILES:
@@ -57,6 +58,7 @@ def outcome(harness: Any, check: Any, oracle: Any) -> dict[str, Any]:
     np.random.seed(0)  # student code that draws from the global generator is reproducible too
     started = time.perf_counter()
     try:
+        harness.need(sys.modules[f"{PACKAGE}.catalog"].MODULE_PATHS[check.module])
         check.run(oracle)
         result: dict[str, Any] = {"status": "PASS"}
     except harness.MissingAPIError as exc:

@@ -26,6 +26,7 @@ from typing import IO, Any
 from tinytorch.conformance.catalog import FAIL, MODULES, NOT_IMPLEMENTED, PASS
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 STARTUP_SECONDS = 120.0  # loading NumPy and the check files on a busy machine
 
 
@@ -73,6 +74,8 @@ def run_conformance(path: str, modules: list[str], oracle: str = "auto", timeout
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of ours leaks in
     env["PYTHONDONTWRITEBYTECODE"] = "1"   # leave no __pycache__ in the student's folder
+    for name in THREAD_ENV:   # tiny matrices: extra BLAS threads only wait for each other
+        env.setdefault(name, "1")
     return env
 
 
@@ -80,18 +83,19 @@ def _one_child(run: Run, start: int) -> int | None:
     """Run checks from ``start`` in one child; return where a new child must resume, or None."""
     command = [run.python, str(RUNNER), run.path, "--modules", ",".join(run.modules),
                "--oracle", run.oracle, "--start", str(start)]
-    with tempfile.TemporaryFile("w+") as errors:
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True,
-                                 env=_child_env(), cwd=run.path, start_new_session=True)
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, text=True, env=_child_env(),
+            cwd=run.path, start_new_session=True) as child:
         assert child.stdout is not None
-        lines = _line_queue(child.stdout)
+        lines, reader = _line_queue(child.stdout)
         try:
             return _follow(run, child, lines, errors)
         finally:
             _stop(child)
+            reader.join(timeout=10)   # the pipe ends once the child is gone
 
 
-def _line_queue(stream: IO[str]) -> queue.Queue[str | None]:
+def _line_queue(stream: IO[str]) -> tuple[queue.Queue[str | None], threading.Thread]:
     """Lines of ``stream`` as they arrive (None at the end), read by a daemon thread."""
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -100,8 +104,9 @@ def _line_queue(stream: IO[str]) -> queue.Queue[str | None]:
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    return lines, reader
 
 
 def _follow(run: Run, child: subprocess.Popen[str], lines: queue.Queue[str | None],
