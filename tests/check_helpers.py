@@ -41,5 +41,5 @@ def mutate(root: Path, mutation: Mutation) -> None:
     if count != 1:
         pytest.fail(f"mutation {mutation.name!r}: the snippet occurs {count} times in "
                     f"tinytorch/{mutation.file} (expected exactly once); the source changed, "
-                    f"so update the snippet in tests/check/test_mutations.py:\n{mutation.old}")
+                    f"so update the snippet in the test that defines it:\n{mutation.old}")
     path.write_text(source.replace(mutation.old, mutation.new))

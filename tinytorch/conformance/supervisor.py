@@ -143,12 +143,17 @@ def _timed_out(run: Run, current: int | None) -> int | None:
         raise CheckerError("the checker's child process did not start within "
                            f"{STARTUP_SECONDS:g} s")
     if current == -1:  # the package's own import hangs: every check would hang the same way
-        run.import_error = f"importing tinytorch did not finish within {run.timeout:g} s"
-        for index in range(len(run.plan)):
-            run.results.setdefault(index, _stopped(run.import_error))
-        return None
+        return _abandon(run, f"importing tinytorch did not finish within {run.timeout:g} s",
+                        _stopped)
     run.results[current] = _stopped(f"did not finish within {run.timeout:g} s (stopped)")
     return current + 1 if current + 1 < len(run.plan) else None
+
+
+def _abandon(run: Run, reason: str, describe: Any) -> None:
+    """The package's import itself hangs or kills Python: fail every check left, stop."""
+    run.import_error = reason
+    for index in range(len(run.plan)):
+        run.results.setdefault(index, describe(reason))
 
 
 def _stopped(what: str) -> dict[str, Any]:
@@ -169,12 +174,19 @@ def _ended(run: Run, child: subprocess.Popen[str], current: int | None,
     if current is None or not run.plan:
         raise CheckerError(f"the checker's child process exited ({code}) before finishing:\n"
                            f"{tail}")
-    run.results[current] = {
-        "status": FAIL, "what": f"the Python process died during this check (exit code {code})",
-        "why": "code that kills the interpreter (os._exit, sys.exit, a crash in C code) ends "
-               "every later step too", "fix": "run the boundary by hand; see the output below",
-        "trace": tail}
+    if current == -1:
+        return _abandon(run, f"importing tinytorch ended the Python process (exit code {code})",
+                        lambda reason: _died(reason, tail))
+    run.results[current] = _died(f"the Python process died during this check (exit code "
+                                 f"{code})", tail)
     return current + 1 if current + 1 < len(run.plan) else None
+
+
+def _died(what: str, tail: str) -> dict[str, Any]:
+    return {"status": FAIL, "what": what,
+            "why": "code that kills the interpreter (os._exit, sys.exit, a crash in C code) "
+                   "ends every later step too",
+            "fix": "run the boundary by hand; see the output below", "trace": tail}
 
 
 def _stop(child: subprocess.Popen[str]) -> None:
