@@ -8,3 +8,21 @@ from __future__ import annotations
 from tinytorch.perf.allocator import allocator_tuned, tune_allocator
 
 __all__ = ["allocator_tuned", "tune_allocator"]
+
+# --- quantization (module 15) ---
+from tinytorch.perf.quantization import (  # noqa: E402
+    MinMaxObserver,
+    PercentileObserver,
+    QuantizationReport,
+    QuantizedConv2d,
+    QuantizedLinear,
+    Quantizer,
+    compare_model_sizes,
+    dequantize_int8,
+    quantize_int8,
+    quantize_model,
+)
+
+__all__ += ["MinMaxObserver", "PercentileObserver", "QuantizationReport", "QuantizedConv2d",
+            "QuantizedLinear", "Quantizer", "compare_model_sizes", "dequantize_int8",
+            "quantize_int8", "quantize_model"]
