@@ -73,7 +73,8 @@ def affine_qparams(lo: float, hi: float) -> tuple[float, int]:
         -128
     """
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    scale = max((hi - lo) / (QMAX - QMIN), MIN_SCALE)
+    # rounded to float32 once, so the scale a layer stores is the scale its codes were made with
+    scale = float(np.float32(max((hi - lo) / (QMAX - QMIN), MIN_SCALE)))
     zero_point = int(np.clip(round(QMIN - lo / scale), QMIN, QMAX))
     return scale, zero_point
 
