@@ -83,20 +83,21 @@ def quantize_affine(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """int8 codes ``clip(round(x / scale) + zero_point, -128, 127)``; values beyond saturate."""
     codes = np.rint(x / np.float32(scale))
     codes += np.float32(zero_point)
-    return np.clip(codes, QMIN, QMAX, out=codes).astype(np.int8)
+    return np.asarray(np.clip(codes, QMIN, QMAX, out=codes), dtype=np.int8)
 
 
 def symmetric_scales(x: np.ndarray, axis: int) -> np.ndarray:
     """Per-channel symmetric scales along ``axis``: ``max|x| / 127`` of each slice (float32)."""
     others = tuple(a for a in range(x.ndim) if a != axis)
     amax = np.abs(x).max(axis=others) if x.size else np.zeros(x.shape[axis], np.float32)
-    return np.maximum(amax / np.float32(SYMMETRIC_QMAX), np.float32(MIN_SCALE)).astype(np.float32)
+    return np.asarray(np.maximum(amax / np.float32(SYMMETRIC_QMAX), np.float32(MIN_SCALE)),
+                      dtype=np.float32)
 
 
 def quantize_symmetric(x: np.ndarray, scales: np.ndarray, axis: int) -> np.ndarray:
     """int8 codes ``clip(round(x / scale_c), -127, 127)``, one scale per slice along ``axis``."""
     codes = np.rint(x / channel_view(scales, axis, x.ndim))
-    return np.clip(codes, -SYMMETRIC_QMAX, SYMMETRIC_QMAX, out=codes).astype(np.int8)
+    return np.asarray(np.clip(codes, -SYMMETRIC_QMAX, SYMMETRIC_QMAX, out=codes), dtype=np.int8)
 
 
 def channel_view(scales: np.ndarray, axis: int, ndim: int) -> np.ndarray:
@@ -182,7 +183,7 @@ def dequantize_int8(q: Any, scale: Any, zero_point: Any, axis: int | None = None
     if scale.ndim:
         channels = None if axis is None else codes.shape[check_axis(axis, codes.ndim,
                                                                      "dequantize_int8")]
-        if scale.shape != (channels,):
+        if axis is None or scale.shape != (channels,):
             raise ShapeError(explain(
                 what=f"dequantize_int8 got {scale.shape} scales for codes of shape {codes.shape} "
                      f"with axis={axis}",

@@ -25,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from tinytorch.perf.quant_layers import (
     PATHS,
     QuantizedConv2d,
     QuantizedLinear,
+    check_path,
     iter_batches,
 )
 from tinytorch.perf.quant_schemes import (
@@ -158,7 +159,7 @@ def _targets(model: Module) -> dict[int, tuple[str, Module]]:
     return found
 
 
-def _swap(model: Module, swaps: dict[int, Module]) -> None:
+def _swap(model: Module, swaps: Mapping[int, Module]) -> None:
     """Replace every reference to a key layer (attributes, lists, tuples, dicts) by its value."""
 
     def swapped(value: Any) -> Any:
@@ -188,7 +189,8 @@ class _Recorder(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self.observer.observe(x)
-        return self.layer(x)
+        out: Tensor = self.layer(x)
+        return out
 
 
 def _calibrate(model: Module, targets: dict[int, tuple[str, Module]], data: Any,
@@ -254,7 +256,7 @@ def quantize_model(model: Module, calibration_data: Any = None, *, path: str = D
     bytes_before = module_nbytes(model)
     observers = {} if calibration_data is None else _calibrate(
         model, targets, calibration_data, observer)
-    swaps: dict[int, Module] = {}
+    swaps: dict[int, QuantizedLinear | QuantizedConv2d] = {}
     for key, (_, layer) in targets.items():
         swaps[key] = _REPLACEMENTS[type(layer)](layer, path=path)
         if key in observers:
@@ -276,12 +278,7 @@ def compare_model_sizes(original: Module, quantized: Module) -> dict[str, float]
 
 def set_inference_path(model: Module, path: str) -> None:
     """Switch every quantized layer in ``model`` to ``path``: ``"dequantized"`` or ``"integer"``."""
-    if path not in PATHS:
-        raise ConfigError(explain(
-            what=f"unknown quantized inference path {path!r}",
-            why=f"quantized layers compute on one of: {', '.join(PATHS)}",
-            fix=f"pass one of {', '.join(PATHS)}",
-        ))
+    check_path(path)
     for module in model.modules():
         if isinstance(module, (QuantizedLinear, QuantizedConv2d)):
             module.path = path
