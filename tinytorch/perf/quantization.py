@@ -151,12 +151,29 @@ def _layer_entry(name: str, layer: Any) -> LayerQuantization:
 
 
 def _targets(model: Module) -> dict[int, tuple[str, Module]]:
-    """The layers to quantize, by identity (a layer shared by two parents is found once)."""
-    found: dict[int, tuple[str, Module]] = {}
+    """The layers to quantize, by identity (a layer shared by two parents is found once).
+
+    Raises:
+        ConfigError: ``model`` is itself such a layer (it has no parent to be replaced in), or
+            holds none.
+    """
+    if type(model) in _REPLACEMENTS:
+        raise ConfigError(explain(
+            what=f"quantize_model got a bare {type(model).__name__}",
+            why="layers are replaced inside their parent module, and a bare layer has none",
+            fix=f"use Quantized{type(model).__name__}(layer), or wrap it: Sequential(layer)",
+        ))
+    targets: dict[int, tuple[str, Module]] = {}
     for name, module in model.named_modules():
-        if type(module) in _REPLACEMENTS and id(module) not in found:
-            found[id(module)] = (name, module)
-    return found
+        if type(module) in _REPLACEMENTS and id(module) not in targets:
+            targets[id(module)] = (name, module)
+    if not targets:
+        raise ConfigError(explain(
+            what=f"{type(model).__name__} holds no Linear or Conv2d layer to quantize",
+            why="quantize_model replaces exactly those layers (subclasses are left alone)",
+            fix="pass the model that contains the layers",
+        ))
+    return targets
 
 
 def _swap(model: Module, swaps: Mapping[int, Module]) -> None:
@@ -240,19 +257,7 @@ def quantize_model(model: Module, calibration_data: Any = None, *, path: str = D
         ConfigError: ``model`` is itself a layer to replace, has none, the path is unknown, or the
             calibration data misses a layer.
     """
-    if type(model) in _REPLACEMENTS:
-        raise ConfigError(explain(
-            what=f"quantize_model got a bare {type(model).__name__}",
-            why="layers are replaced inside their parent module, and a bare layer has none",
-            fix=f"use Quantized{type(model).__name__}(layer), or wrap it: Sequential(layer)",
-        ))
     targets = _targets(model)
-    if not targets:
-        raise ConfigError(explain(
-            what=f"{type(model).__name__} holds no Linear or Conv2d layer to quantize",
-            why="quantize_model replaces exactly those layers (subclasses are left alone)",
-            fix="pass the model that contains the layers",
-        ))
     bytes_before = module_nbytes(model)
     observers = {} if calibration_data is None else _calibrate(
         model, targets, calibration_data, observer)
