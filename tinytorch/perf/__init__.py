@@ -13,6 +13,21 @@ from tinytorch.perf.benchmarking import (
     MLPerf,
     MLPerfTask,
 )
+from tinytorch.perf.quantization import (
+    MinMaxObserver,
+    PercentileObserver,
+    QuantizationReport,
+    QuantizedConv2d,
+    QuantizedLinear,
+    Quantizer,
+    compare_model_sizes,
+    dequantize_int8,
+    quantize_int8,
+    quantize_model,
+)
 
 __all__ = ["allocator_tuned", "tune_allocator"]
 __all__ += ["Benchmark", "BenchmarkResult", "BenchmarkSuite", "MLPerf", "MLPerfTask"]
+__all__ += ["MinMaxObserver", "PercentileObserver", "QuantizationReport", "QuantizedConv2d",
+            "QuantizedLinear", "Quantizer", "compare_model_sizes", "dequantize_int8",
+            "quantize_int8", "quantize_model"]
