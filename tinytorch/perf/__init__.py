@@ -6,5 +6,28 @@ Importing this package changes nothing; each tool is switched on by calling it.
 from __future__ import annotations
 
 from tinytorch.perf.allocator import allocator_tuned, tune_allocator
+from tinytorch.perf.benchmarking import (
+    Benchmark,
+    BenchmarkResult,
+    BenchmarkSuite,
+    MLPerf,
+    MLPerfTask,
+)
+from tinytorch.perf.quantization import (
+    MinMaxObserver,
+    PercentileObserver,
+    QuantizationReport,
+    QuantizedConv2d,
+    QuantizedLinear,
+    Quantizer,
+    compare_model_sizes,
+    dequantize_int8,
+    quantize_int8,
+    quantize_model,
+)
 
 __all__ = ["allocator_tuned", "tune_allocator"]
+__all__ += ["Benchmark", "BenchmarkResult", "BenchmarkSuite", "MLPerf", "MLPerfTask"]
+__all__ += ["MinMaxObserver", "PercentileObserver", "QuantizationReport", "QuantizedConv2d",
+            "QuantizedLinear", "Quantizer", "compare_model_sizes", "dequantize_int8",
+            "quantize_int8", "quantize_model"]
