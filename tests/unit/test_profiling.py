@@ -288,3 +288,15 @@ def test_profiler_is_exported_where_the_course_imports_it() -> None:
     assert Exported is Profiler and exported_profile is profile
     assert "input_shape" in inspect.signature(Profiler.count_flops).parameters
     assert tinytorch.perf.profiling.Profiler is Profiler
+
+
+def test_profiler_overhead_workload_runs_the_same_step() -> None:
+    from benchmarks import workloads_nn
+    from benchmarks.harness import all_workloads
+    from benchmarks.workloads_profiling import paired_ratios
+
+    workload = {w.name: w for w in all_workloads()}["mlp_train_step_profiled"]
+    profiled, plain = workload.make_tinytorch(), workloads_nn.mlp_tinytorch()
+    assert [profiled().item() for _ in range(2)] == [plain().item() for _ in range(2)]
+    result = paired_ratios(lambda: sum(range(200)), lambda: sum(range(400)), rounds=8, warmup=1)
+    assert result["rounds"] == 8 and result["ratio_q25"] <= result["median_ratio"]

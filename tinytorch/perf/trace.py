@@ -41,9 +41,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import Any, NamedTuple
 
 from tinytorch.core.autograd import Node, OpEvent, is_grad_enabled, observe_ops
 from tinytorch.core.serialization import atomic_write_text
@@ -52,9 +50,8 @@ from tinytorch.perf.flops import Shape, backward_flops, forward_flops
 PHASES = ("forward", "backward")
 
 
-@dataclass(frozen=True)
-class Event:
-    """One run of one op's forward or backward."""
+class Event(NamedTuple):
+    """One run of one op's forward or backward (a tuple: cheap to make on every op)."""
 
     op: str
     phase: str
@@ -87,16 +84,20 @@ class OpStats:
         return self.flops / self.self_ns if self.self_ns else 0.0
 
 
-def _nbytes(value: Any) -> int:
-    return int(value.nbytes) if isinstance(value, (np.ndarray, np.generic)) else 0
+def _shapes_and_bytes(values: tuple[Any, ...]) -> tuple[tuple[Shape, ...], int]:
+    """Shapes of the values (() for a Python number or None) and the bytes of the arrays."""
+    shapes, total = [], 0
+    for value in values:
+        shape = getattr(value, "shape", None)
+        if shape is None:
+            shapes.append(())
+        else:
+            shapes.append(shape)
+            total += value.nbytes
+    return tuple(shapes), total
 
 
-def _arrays(value: Any) -> tuple[Any, ...]:
-    return value if isinstance(value, tuple) else (value,)
-
-
-@dataclass
-class _Forward:
+class _Forward(NamedTuple):
     """What a backward event needs to know of its forward (kept only for graph nodes)."""
 
     node: Node
@@ -124,27 +125,28 @@ class Profile:
             self._record_backward(event)
 
     def _record_forward(self, event: OpEvent) -> None:
-        shapes = tuple(np.shape(a) for a in event.inputs)
-        outputs = _arrays(event.output)
-        out_shape = np.shape(outputs[0])
+        shapes, in_bytes = _shapes_and_bytes(event.inputs)
+        outputs = event.output if isinstance(event.output, tuple) else (event.output,)
+        out_shapes, out_bytes = _shapes_and_bytes(outputs)
         if is_grad_enabled() and any(event.node.needs_input_grad):
-            self._forwards[id(event.node)] = _Forward(event.node, shapes, out_shape, event.params)
+            self._forwards[id(event.node)] = _Forward(event.node, shapes, out_shapes[0],
+                                                      event.params)
         self.events.append(Event(
             event.op, "forward", shapes, event.start_ns, event.duration_ns,
-            forward_flops(event.op, shapes, out_shape, event.params),
-            sum(map(_nbytes, event.inputs)) + sum(map(_nbytes, outputs))))
+            forward_flops(event.op, shapes, out_shapes[0], event.params), in_bytes + out_bytes))
 
     def _record_backward(self, event: OpEvent) -> None:
         node = event.node
         seen = self._forwards.get(id(node))
         if seen is None or seen.node is not node:  # its forward ran before the profile began
-            shapes = tuple(np.shape(getattr(p, "data", p)) for p in node.parents)
-            seen = _Forward(node, shapes, np.shape(event.inputs[0]), {})
+            shapes, _ = _shapes_and_bytes(tuple(getattr(p, "data", p) for p in node.parents))
+            seen = _Forward(node, shapes, event.inputs[0].shape, {})
+        grads = event.output if isinstance(event.output, tuple) else (event.output,)
         self.events.append(Event(
             event.op, "backward", seen.shapes, event.start_ns, event.duration_ns,
             backward_flops(event.op, seen.shapes, seen.output, seen.params,
                            node.needs_input_grad),
-            _nbytes(event.inputs[0]) + sum(map(_nbytes, _arrays(event.output)))))
+            event.inputs[0].nbytes + _shapes_and_bytes(grads)[1]))
 
     # --- views -------------------------------------------------------------------------------
 
@@ -198,7 +200,7 @@ class Profile:
         """Events, per-op summary and totals as plain JSON-able data."""
         return {
             "wall_ns": self.wall_ns,
-            "events": [asdict(e) for e in self.events],
+            "events": [e._asdict() for e in self.events],
             "summary": [asdict(s) for s in self.key_averages()],
             "total": {phase: asdict(self.total(phase)) for phase in PHASES},
         }
