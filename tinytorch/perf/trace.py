@@ -40,7 +40,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from tinytorch.core.autograd import Node, OpEvent, is_grad_enabled, observe_ops
@@ -106,19 +106,62 @@ class _Forward(NamedTuple):
     params: dict[str, Any]
 
 
-@dataclass
-class Profile:
-    """The events of one ``profile()`` block and the views over them."""
+class _Raw(NamedTuple):
+    """An event as recorded: its FLOPs are computed later, off the hot path."""
 
-    events: list[Event] = field(default_factory=list)
-    start_ns: int = 0
-    wall_ns: int = 0
-    _forwards: dict[int, _Forward] = field(default_factory=dict, repr=False)
+    op: str
+    phase: str
+    shapes: tuple[Shape, ...]
+    output: Shape
+    params: dict[str, Any]
+    start_ns: int
+    duration_ns: int
+    bytes: int
+    needs_input_grad: tuple[bool, ...] | None  # None for a forward
+
+    def finish(self) -> Event:
+        if self.needs_input_grad is None:
+            flops = forward_flops(self.op, self.shapes, self.output, self.params)
+        else:
+            flops = backward_flops(self.op, self.shapes, self.output, self.params,
+                                   self.needs_input_grad)
+        return Event(self.op, self.phase, self.shapes, self.start_ns, self.duration_ns, flops,
+                     self.bytes)
+
+
+class Profile:
+    """The events of one ``profile()`` block and the views over them.
+
+    Recording keeps only what FLOPs are a function of (op, shapes, parameters); the FLOP
+    table is applied when ``events`` is first read, or when the block ends, so the
+    per-op cost while profiling stays small.
+    """
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self.start_ns = start_ns
+        self.wall_ns = 0
+        self._raw: list[_Raw] = []
+        self._events: list[Event] = []
+        self._forwards: dict[int, _Forward] = {}
+
+    @property
+    def events(self) -> list[Event]:
+        """Every recorded event, in the order the ops ran."""
+        if len(self._events) < len(self._raw):
+            self._events.extend(raw.finish() for raw in self._raw[len(self._events):])
+        return self._events
+
+    def _close(self, end_ns: int) -> None:
+        """End of the block: apply the FLOP table, then drop raw records and graph nodes."""
+        self.wall_ns = end_ns - self.start_ns
+        self._events = self.events
+        self._raw = []
+        self._forwards.clear()
 
     # --- recording (called by the engine) ------------------------------------------------
 
     def record(self, event: OpEvent) -> None:
-        """Turn one engine ``OpEvent`` into an ``Event`` (the observer ``profile()`` installs)."""
+        """Keep one engine ``OpEvent`` (the observer ``profile()`` installs)."""
         if event.phase == "forward":
             self._record_forward(event)
         else:
@@ -131,9 +174,8 @@ class Profile:
         if is_grad_enabled() and any(event.node.needs_input_grad):
             self._forwards[id(event.node)] = _Forward(event.node, shapes, out_shapes[0],
                                                       event.params)
-        self.events.append(Event(
-            event.op, "forward", shapes, event.start_ns, event.duration_ns,
-            forward_flops(event.op, shapes, out_shapes[0], event.params), in_bytes + out_bytes))
+        self._raw.append(_Raw(event.op, "forward", shapes, out_shapes[0], event.params,
+                              event.start_ns, event.duration_ns, in_bytes + out_bytes, None))
 
     def _record_backward(self, event: OpEvent) -> None:
         node = event.node
@@ -142,11 +184,10 @@ class Profile:
             shapes, _ = _shapes_and_bytes(tuple(getattr(p, "data", p) for p in node.parents))
             seen = _Forward(node, shapes, event.inputs[0].shape, {})
         grads = event.output if isinstance(event.output, tuple) else (event.output,)
-        self.events.append(Event(
-            event.op, "backward", seen.shapes, event.start_ns, event.duration_ns,
-            backward_flops(event.op, seen.shapes, seen.output, seen.params,
-                           node.needs_input_grad),
-            event.inputs[0].nbytes + _shapes_and_bytes(grads)[1]))
+        self._raw.append(_Raw(event.op, "backward", seen.shapes, seen.output, seen.params,
+                              event.start_ns, event.duration_ns,
+                              event.inputs[0].nbytes + _shapes_and_bytes(grads)[1],
+                              tuple(node.needs_input_grad)))
 
     # --- views -------------------------------------------------------------------------------
 
@@ -242,8 +283,7 @@ def profile() -> Iterator[Profile]:
         with observe_ops(prof.record, detailed=True):
             yield prof
     finally:
-        prof.wall_ns = time.perf_counter_ns() - prof.start_ns
-        prof._forwards.clear()  # drop the references to graph nodes
+        prof._close(time.perf_counter_ns())
 
 
 __all__ = ["Event", "OpStats", "Profile", "profile"]
