@@ -300,3 +300,10 @@ def test_profiler_overhead_workload_runs_the_same_step() -> None:
     assert [profiled().item() for _ in range(2)] == [plain().item() for _ in range(2)]
     result = paired_ratios(lambda: sum(range(200)), lambda: sum(range(400)), rounds=8, warmup=1)
     assert result["rounds"] == 8 and result["ratio_q25"] <= result["median_ratio"]
+
+
+def test_a_model_without_a_tensor_output_gets_a_clear_error() -> None:
+    from tinytorch.perf.profiling import ProfilerError
+
+    with pytest.raises(ProfilerError, match="returned a list"):
+        PROFILER.measure_memory(lambda x: [1, 2], (2, 3))

@@ -42,10 +42,15 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
+from tinytorch.core.errors import TinyTorchError, explain
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.trace import profile
 
 MB = 1024 * 1024  # bytes per MB, as the course reports memory
+
+
+class ProfilerError(TinyTorchError, TypeError):
+    """A model the profiler cannot measure (its output is not a Tensor)."""
 
 
 # --- Latency statistics ----------------------------------------------------------------------
@@ -134,7 +139,14 @@ def _parameters(model: Any) -> list[Any]:
 
 def _first_tensor(output: Any) -> Tensor:
     """The model's output, or the first tensor of a tuple output (attention's (out, weights))."""
-    return output[0] if isinstance(output, (tuple, list)) else output
+    first = output[0] if isinstance(output, (tuple, list)) else output
+    if not isinstance(first, Tensor):
+        raise ProfilerError(explain(
+            what=f"the model returned a {type(output).__name__}, not a Tensor",
+            why="memory and backward profiling follow the graph behind the model's output",
+            fix="profile a module whose forward returns a Tensor (or a tuple starting with one)",
+        ))
+    return first
 
 
 # --- Measured bytes ------------------------------------------------------------------------------
@@ -239,7 +251,7 @@ class Profiler:
                 out.sum().backward()
             gradients = _array_bytes(p.grad.data for p in params if p.grad is not None)
         parameter_bytes = _array_bytes(weights)
-        report = {
+        report: dict[str, Any] = {
             "parameter_bytes": parameter_bytes, "gradient_bytes": gradients,
             "optimizer_state_bytes": _optimizer_state_bytes(optimizer),
             "activation_bytes": activations, "output_bytes": int(out.data.nbytes),
@@ -359,4 +371,4 @@ class Profiler:
                 t.grad = None
 
 
-__all__ = ["LatencyStats", "Profiler", "flops_per_second", "profile", "time_call"]
+__all__ = ["LatencyStats", "Profiler", "ProfilerError", "flops_per_second", "profile", "time_call"]
