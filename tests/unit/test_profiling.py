@@ -307,3 +307,32 @@ def test_a_model_without_a_tensor_output_gets_a_clear_error() -> None:
 
     with pytest.raises(ProfilerError, match="returned a list"):
         PROFILER.measure_memory(lambda x: [1, 2], (2, 3))
+
+
+@pytest.mark.parametrize(("stride", "padding", "dilation", "groups"), [
+    (1, 0, 1, 1), (2, 2, 2, 1), (2, 2, 2, 2)])
+def test_products_agree_with_torch_flop_counter(stride: int, padding: int, dilation: int,
+                                                groups: int) -> None:
+    # torch.utils.flop_counter counts products only (2 per multiply-add, no bias adds), so a
+    # bias-free convolution must give exactly its numbers. Backward is compared without
+    # groups: torch's counter reports a grouped weight gradient `groups` times the forward,
+    # where the products it needs are those of the forward (O/G x K x M per group).
+    from oracle_helpers import import_torch
+
+    torch = import_torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    conv = torch.nn.Conv2d(4, 6, 3, stride=stride, padding=padding, dilation=dilation,
+                           groups=groups, bias=False)
+    ours = Conv2d(4, 6, 3, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                  bias=False)
+    with FlopCounterMode(display=False) as forward:
+        out = conv(torch.zeros(2, 4, 11, 9))
+    with FlopCounterMode(display=False) as backward:
+        out.sum().backward()
+    with profile() as prof:
+        ours(Tensor(np.zeros((2, 4, 11, 9), dtype=np.float32))).sum().backward()
+    conv_events = {e.phase: e.flops for e in prof.events if e.op == "Convolution2d"}
+    assert conv_events["forward"] == forward.get_total_flops()
+    if groups == 1:
+        assert conv_events["backward"] == backward.get_total_flops()
