@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +61,19 @@ WORKLOADS = [
 # --- Paired measurements (run as a script) -----------------------------------------------------
 
 
-def paired_ratios(plain: Step, other: Step, rounds: int, warmup: int = 5) -> dict[str, float]:
+def paired_ratios(plain: Step, other: Step, rounds: int, warmup: int = 5,
+                  clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Alternate two steps round by round; summarize ``other / plain`` per round."""
     for _ in range(warmup):
         plain()
         other()
     ratios, plain_s, other_s = [], [], []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = clock()
         plain()
-        middle = time.perf_counter()
+        middle = clock()
         other()
-        end = time.perf_counter()
+        end = clock()
         plain_s.append(middle - start)
         other_s.append(end - middle)
         ratios.append((end - middle) / (middle - start))
@@ -82,9 +83,11 @@ def paired_ratios(plain: Step, other: Step, rounds: int, warmup: int = 5) -> dic
             "other_ms": 1e3 * statistics.median(other_s), "rounds": rounds}
 
 
-def profiler_on_overhead(rounds: int = 200) -> dict[str, float]:
+def profiler_on_overhead(rounds: int = 200,
+                         clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """The MLP step inside ``profile()`` against the same step without it."""
-    return paired_ratios(workloads_nn.mlp_tinytorch(), mlp_profiled_tinytorch(), rounds)
+    return paired_ratios(workloads_nn.mlp_tinytorch(), mlp_profiled_tinytorch(), rounds,
+                         clock=clock)
 
 
 _CHAIN_TIMER = """
@@ -130,9 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ab", type=Path, help="tree without the profiler hooks, for the A/B")
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the on-overhead in CPU time (with OPENBLAS_NUM_THREADS=1, "
+                             "far steadier than wall time on a shared machine)")
     args = parser.parse_args(argv)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     _report("profile() on, MLP train step (profiled / plain):",
-            profiler_on_overhead(args.rounds))
+            profiler_on_overhead(args.rounds, clock))
     if args.ab is not None:
         here = Path(__file__).resolve().parents[1]
         _report(f"hooks off, op_overhead ({here.name} / {args.ab.name}):",
