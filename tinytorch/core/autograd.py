@@ -17,7 +17,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -76,24 +76,50 @@ class enable_grad(set_grad_enabled):  # noqa: N801
 # --- Instrumentation: op observers (the profiler's hook) and anomaly detection ---------------
 
 _op_observers: list[Callable[[str, float], None]] = []
+_event_observers: list[Callable[[OpEvent], None]] = []
 _detect_anomaly = False
-_instrumented = False  # the single flag Function.apply checks on its fast path
+_instrumented = False  # the single flag Function.apply and the engine check on their fast path
 
 
 def _refresh_instrumented() -> None:
     global _instrumented
-    _instrumented = bool(_op_observers) or _detect_anomaly
+    _instrumented = bool(_op_observers) or bool(_event_observers) or _detect_anomaly
+
+
+class OpEvent(NamedTuple):
+    """One timed run of an op's forward or backward, as a detailed observer sees it.
+
+    ``node`` is the op's ctx, the same object in both phases, so an observer can pair a
+    backward with its forward. ``inputs`` are the forward's arrays (backward: the upstream
+    gradient alone); ``output`` the forward's result (backward: the gradients it returned);
+    ``params`` the forward's keyword parameters (backward: empty). Times are
+    ``time.perf_counter_ns`` readings.
+    """
+
+    op: str
+    phase: str
+    node: Node
+    inputs: tuple[Any, ...]
+    output: Any
+    params: dict[str, Any]
+    start_ns: int
+    duration_ns: int
 
 
 @contextlib.contextmanager
-def observe_ops(callback: Callable[[str, float], None]) -> Iterator[None]:
-    """Call ``callback(op_name, seconds)`` after every forward of a Function inside the block."""
-    _op_observers.append(callback)
+def observe_ops(callback: Callable[..., None], detailed: bool = False) -> Iterator[None]:
+    """Call ``callback(op_name, seconds)`` after every forward of a Function inside the block.
+
+    With ``detailed=True`` the callback instead receives one ``OpEvent`` per forward *and*
+    per backward of every op (the profiler's view).
+    """
+    observers: list[Any] = _event_observers if detailed else _op_observers
+    observers.append(callback)
     _refresh_instrumented()
     try:
         yield
     finally:
-        _op_observers.remove(callback)
+        observers.remove(callback)
         _refresh_instrumented()
 
 
@@ -281,11 +307,15 @@ def _forward(cls: type[Function], ctx: Node, arrays: list[Any], params: dict[str
 
 def _forward_instrumented(cls: type[Function], ctx: Node, arrays: list[Any],
                           params: dict[str, Any]) -> Any:
-    start = time.perf_counter()
+    start = time.perf_counter_ns()
     data = _forward(cls, ctx, arrays, params)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter_ns() - start
     for observer in list(_op_observers):
-        observer(cls.__name__, elapsed)
+        observer(cls.__name__, elapsed * 1e-9)
+    if _event_observers:
+        event = OpEvent(cls.__name__, "forward", ctx, tuple(arrays), data, params, start, elapsed)
+        for detailed in list(_event_observers):
+            detailed(event)
     if _detect_anomaly:
         _check_finite(np.asarray(data), cls.__name__, "forward output")
     return data
@@ -363,13 +393,12 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
             continue
         if node.released:
             raise _freed_graph_error(node)
-        grads = node.function.backward(node, grad)
+        if _instrumented:
+            grads = _backward_instrumented(node, grad)
+        else:
+            grads = node.function.backward(node, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        if _detect_anomaly:
-            for g in grads:
-                if g is not None:
-                    _check_finite(np.asarray(g), node.name, "backward gradient")
         for parent, g in zip(node.parents, grads, strict=False):
             if g is None or not getattr(parent, "requires_grad", False):
                 continue
@@ -384,6 +413,23 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
                 _accumulate_leaf(parent, g, stored)
         if not retain_graph:
             node.release()
+
+
+def _backward_instrumented(node: Node, grad: np.ndarray) -> Any:
+    """One node's backward, timed for detailed observers and checked under detect_anomaly."""
+    start = time.perf_counter_ns()
+    grads = node.function.backward(node, grad)
+    elapsed = time.perf_counter_ns() - start
+    if _event_observers:
+        event = OpEvent(node.function.__name__, "backward", node, (grad,), grads, {}, start,
+                        elapsed)
+        for detailed in list(_event_observers):
+            detailed(event)
+    if _detect_anomaly:
+        for g in grads if isinstance(grads, tuple) else (grads,):
+            if g is not None:
+                _check_finite(np.asarray(g), node.name, "backward gradient")
+    return grads
 
 
 def _seed_gradient(root: Any, gradient: Any) -> np.ndarray:

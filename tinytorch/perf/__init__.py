@@ -25,9 +25,11 @@ from tinytorch.perf.quantization import (
     quantize_int8,
     quantize_model,
 )
+from tinytorch.perf.profiling import LatencyStats, Profiler, profile
 
 __all__ = ["allocator_tuned", "tune_allocator"]
 __all__ += ["Benchmark", "BenchmarkResult", "BenchmarkSuite", "MLPerf", "MLPerfTask"]
 __all__ += ["MinMaxObserver", "PercentileObserver", "QuantizationReport", "QuantizedConv2d",
             "QuantizedLinear", "Quantizer", "compare_model_sizes", "dequantize_int8",
             "quantize_int8", "quantize_model"]
+__all__ += ["LatencyStats", "Profiler", "profile"]
