@@ -1,4 +1,4 @@
-"""Activation checkpointing: the same gradients as a plain forward, fewer arrays kept for backward."""
+"""Activation checkpointing: the gradients of a plain forward, fewer arrays kept for backward."""
 
 from __future__ import annotations
 
