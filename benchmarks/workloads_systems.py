@@ -11,7 +11,7 @@ The 496-token rows time few rounds (an uncached run recomputes up to 511 positio
 ``matmul_tiled_512`` times ``tiled_matmul`` (64 x 64 blocks) against one ``np.matmul`` (the
 numpy column) on 512 x 512 float32: the price, in NumPy, of blocking by hand what BLAS already
 blocks. ``gelu_fused`` / ``gelu_unfused`` run GELU forward and backward on 2M floats as one op
-and as eight; PyTorch runs its own fused GELU and the same eight-op composition.
+and as nine; PyTorch runs its own fused GELU and the same nine-op composition.
 
 ``python -m benchmarks.workloads_systems [bench-results/latest.json]`` prints the speed-ups of
 a saved report.
@@ -160,7 +160,7 @@ WORKLOADS = [
     ),
     Workload(
         name="gelu_unfused",
-        description=f"GELU (tanh) forward + backward on {GELU_SHAPE}: eight elementwise ops",
+        description=f"GELU (tanh) forward + backward on {GELU_SHAPE}: nine elementwise ops",
         make_tinytorch=lambda: gelu_tinytorch(fused=False),
         make_torch=lambda: gelu_torch(fused=False),
     ),

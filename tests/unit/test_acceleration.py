@@ -136,7 +136,7 @@ def test_fused_gelu_keeps_fewer_bytes_for_backward_measured() -> None:
     x = Tensor(np.linspace(-3, 3, 100_000, dtype=np.float32), requires_grad=True)
     report = gelu_memory(x)
     one_array = x.data.nbytes
-    assert report["fused_saved_bytes"] == one_array            # tanh's output; x exists anyway
+    assert report["fused_saved_bytes"] <= one_array            # the tanh; x exists anyway
     assert report["unfused_saved_bytes"] >= 5 * one_array
     assert report["fused_held_bytes"] < report["unfused_held_bytes"] / 2
 

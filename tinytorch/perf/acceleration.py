@@ -8,8 +8,8 @@ is timed against it in ``benchmarks/workloads_systems.py``:
   tiles in cache. NumPy already hands a whole product to BLAS, which blocks for the caches
   (and for registers and threads) in tuned assembly, so in NumPy tiling costs time: each tile is
   a separate Python-level call. It pays only where the whole product cannot be done at once.
-- ``fused_gelu`` / ``unfused_gelu``: GELU as one op that works in place (``out=``) versus eight
-  ops that each allocate a fresh array and each keep their inputs for backward.
+- ``fused_gelu`` / ``unfused_gelu``: GELU as one op that works in place (``out=``) versus nine
+  ops that each allocate a fresh array and keep arrays for backward.
 - ``im2col`` / ``col2im`` / ``im2col_conv2d``: convolution lowered to one GEMM (the arrays come
   from ``tinytorch.core.windows``, which ``Conv2d`` itself uses).
 - mixed precision (``GradScaler``, ``MixedPrecisionModel``; see ``perf.mixed_precision``) and
@@ -169,8 +169,8 @@ def fused_gelu(x: Any) -> Tensor:
     This is the framework's own GELU kernel (``ops.Gelu``, used by ``activations.GELU``): after
     the first product every step writes into the same array with ``out=``. NumPy still makes
     one pass over memory per ufunc (true one-pass fusion needs a compiler: numexpr, Numba,
-    Triton), but the fused form allocates two arrays instead of eight and keeps two for
-    backward instead of seven, and backward is one op instead of eight (measured by
+    Triton), but the fused form allocates two arrays instead of nine, keeps one array beside x
+    for backward instead of six, and backward is one op instead of nine (measured by
     ``gelu_memory``, timed in the benchmarks).
 
     Example:
@@ -181,7 +181,7 @@ def fused_gelu(x: Any) -> Tensor:
 
 
 def unfused_gelu(x: Any) -> Tensor:
-    """GELU (tanh form) composed of eight tensor ops, each one a fresh array and a graph node.
+    """GELU (tanh form) composed of nine tensor ops, each one a fresh array and a graph node.
 
     0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))). The same values as
     ``fused_gelu`` (within float32 rounding) and, by the chain rule through the composed ops,
