@@ -15,6 +15,9 @@ and as nine; PyTorch runs its own fused GELU and the same nine-op composition.
 
 ``python -m benchmarks.workloads_systems [bench-results/latest.json]`` prints the speed-ups of
 a saved report.
+
+``conv_im2col_teaching`` / ``conv_layer`` time the teaching convolution (``im2col_conv2d``,
+composed of differentiable ops) against the ``Conv2d`` layer on the same numbers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ ORDER = 40
 CONTEXT, PROMPT_LEN = 512, 16
 MATMUL_N, TILE = 512, 64
 GELU_SHAPE = (512, 4096)
+CONV_SHAPE = (32, 16, 32, 16)          # batch, in channels, out channels, image size
 
 
 def _prompt() -> np.ndarray:
@@ -140,6 +144,41 @@ def gelu_torch(fused: bool) -> Step | None:
     return _forward_backward(torch.from_numpy(x).requires_grad_(), torch.from_numpy(g), gelu)
 
 
+# --- convolution: the teaching im2col composition against the Conv2d layer ----------------------
+
+
+def _conv_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    n, c, o, size = CONV_SHAPE
+    return (rng.standard_normal((n, c, size, size), dtype=np.float32),
+            rng.standard_normal((o, c, 3, 3), dtype=np.float32) * np.float32(0.1),
+            np.zeros(o, dtype=np.float32),
+            rng.standard_normal((n, o, size, size), dtype=np.float32))
+
+
+def conv_tinytorch(lowered: bool) -> Step:
+    from tinytorch.core.spatial import Conv2d
+    from tinytorch.core.tensor import Tensor
+    from tinytorch.perf.acceleration import im2col_conv2d
+
+    x, w, b, g = _conv_arrays()
+    conv = Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+    conv.weight.data[...], conv.bias.data[...] = w, b
+    forward = (lambda t: im2col_conv2d(t, conv.weight, conv.bias, padding=1)) if lowered \
+        else conv
+    return _forward_backward(Tensor(x, requires_grad=True), Tensor(g), forward)
+
+
+def conv_torch() -> Step | None:
+    torch = optional_torch()
+    if torch is None:
+        return None
+    x, w, b, g = (torch.from_numpy(a) for a in _conv_arrays())
+    w.requires_grad_()
+    return _forward_backward(x.requires_grad_(), g,
+                             lambda t: torch.nn.functional.conv2d(t, w, b, padding=1))
+
+
 WORKLOADS = [
     _generation(128, use_cache=False, rounds=5),
     _generation(128, use_cache=True, rounds=None),
@@ -164,11 +203,24 @@ WORKLOADS = [
         make_tinytorch=lambda: gelu_tinytorch(fused=False),
         make_torch=lambda: gelu_torch(fused=False),
     ),
+    Workload(
+        name="conv_im2col_teaching",
+        description="3x3 conv, 16->32 channels, 32 images of 16x16, forward + backward: "
+                    "im2col_conv2d (patches as rows, composed ops)",
+        make_tinytorch=lambda: conv_tinytorch(lowered=True),
+        make_torch=conv_torch,
+    ),
+    Workload(
+        name="conv_layer",
+        description="the same convolution with the Conv2d layer (fused im2col + GEMM Function)",
+        make_tinytorch=lambda: conv_tinytorch(lowered=False),
+        make_torch=conv_torch,
+    ),
 ]
 
 # (slow row, fast row): the speed-up of each framework is slow median / fast median
 PAIRS = [("kv_gen128_nocache", "kv_gen128_cache"), ("kv_gen496_nocache", "kv_gen496_cache"),
-         ("gelu_unfused", "gelu_fused")]
+         ("gelu_unfused", "gelu_fused"), ("conv_im2col_teaching", "conv_layer")]
 
 
 def speedups(report: dict[str, Any]) -> list[dict[str, Any]]:
