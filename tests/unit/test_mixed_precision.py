@@ -74,6 +74,8 @@ def test_disabled_scaler_is_a_pass_through() -> None:
     assert scaler.scale(loss) is loss and scaler.get_scale() == 1.0
     p, optimizer = _param_with_grad([2.0])
     assert scaler.step(optimizer) is True and p.data.tolist() == [-2.0]
+    p.grad = np.array([np.inf], dtype=np.float32)       # float32 training: nothing is skipped
+    assert scaler.step(optimizer) is True and scaler.steps_skipped == 0
 
 
 def test_scaler_state_round_trips() -> None:

@@ -145,6 +145,9 @@ class GradScaler:
         Returns:
             True when the step was taken, False when it was skipped.
         """
+        if not self.enabled:
+            optimizer.step()
+            return True
         if self._found_inf is None:
             self.unscale_(optimizer)
         if self._found_inf:
