@@ -80,9 +80,9 @@ def vectorized_matmul(a: Any, b: Any) -> Tensor:
         >>> vectorized_matmul([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]).tolist()
         [[19.0, 22.0], [43.0, 50.0]]
     """
-    a, b = _as_tensor(a), _as_tensor(b)
-    _check_matmul(a, b, "vectorized_matmul")
-    return a @ b
+    left, right = _as_tensor(a), _as_tensor(b)
+    _check_matmul(left, right, "vectorized_matmul")
+    return left @ right
 
 
 def _blocked(a: Array, b: Array, tile: int) -> Array:
@@ -191,10 +191,10 @@ def unfused_gelu(x: Any) -> Tensor:
         >>> round(unfused_gelu([1.0]).item(), 4)
         0.8412
     """
-    x = _as_tensor(x)
-    cube = x * x * x
-    inner = (x + cube * _GELU_CUBIC) * _SQRT_2_OVER_PI
-    return x * 0.5 * (inner.tanh() + 1.0)
+    t = _as_tensor(x)
+    cube = t * t * t
+    inner = (t + cube * _GELU_CUBIC) * _SQRT_2_OVER_PI
+    return t * 0.5 * (inner.tanh() + 1.0)
 
 
 def gelu_memory(x: Any) -> dict[str, int]:
@@ -227,7 +227,8 @@ class Im2col(Function):
     def forward(ctx: Node, x: Array, *, kernel_size: Any, stride: Any, padding: Any,
                 dilation: Any) -> Array:
         ctx.geometry = (x.shape, kernel_size, stride, padding, dilation)
-        return windows.im2col(x, kernel_size, stride, padding, dilation).T
+        cols: Array = windows.im2col(x, kernel_size, stride, padding, dilation)
+        return cols.transpose()
 
     @staticmethod
     def backward(ctx: Node, grad: Array) -> Array:
@@ -239,14 +240,15 @@ class Col2im(Function):
     """Rows of patches summed back into an image; backward cuts the gradient into patches."""
 
     @staticmethod
-    def forward(ctx: Node, cols: Array, *, input_shape: tuple[int, ...], kernel_size: Any,
+    def forward(ctx: Node, cols: Array, *, input_shape: tuple[int, int, int, int], kernel_size: Any,
                 stride: Any, padding: Any, dilation: Any) -> Array:
         ctx.geometry = (kernel_size, stride, padding, dilation)
         return windows.col2im(cols.T, input_shape, kernel_size, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx: Node, grad: Array) -> Array:
-        return windows.im2col(grad, *ctx.geometry).T
+        cols: Array = windows.im2col(grad, *ctx.geometry)
+        return cols.transpose()
 
 
 def _check_patches(cols: Tensor, input_shape: tuple[int, ...], kernel_size: Any, stride: Any,
@@ -324,21 +326,21 @@ def im2col_conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1,
         >>> im2col_conv2d(np.ones((1, 1, 3, 3)), np.ones((2, 1, 2, 2))).shape
         (1, 2, 2, 2)
     """
-    x, weight = _as_tensor(x), _as_tensor(weight)
-    if weight.ndim != 4 or x.ndim != 4 or x.shape[1] != weight.shape[1]:
+    images, filters = _as_tensor(x), _as_tensor(weight)
+    if filters.ndim != 4 or images.ndim != 4 or images.shape[1] != filters.shape[1]:
         raise ShapeError(explain(
-            what=f"im2col_conv2d got input {x.shape} and weight {weight.shape}",
+            what=f"im2col_conv2d got input {images.shape} and weight {filters.shape}",
             why="the input is (N, C, H, W) and the weight (out_channels, C, kh, kw): the input "
                 "channels must match",
             fix="pass a Conv2d's weight and an NCHW batch with its in_channels",
         ))
-    out_channels, kernel = weight.shape[0], weight.shape[2:]
-    cols = im2col(x, kernel, stride, padding)                         # (N*Ho*Wo, C*kh*kw)
-    out = cols @ weight.reshape(out_channels, -1).transpose()         # (N*Ho*Wo, O)
+    out_channels, kernel = filters.shape[0], filters.shape[2:]
+    cols = im2col(images, kernel, stride, padding)                    # (N*Ho*Wo, C*kh*kw)
+    out = cols @ filters.reshape(out_channels, -1).transpose()        # (N*Ho*Wo, O)
     if bias is not None:
         out = out + bias
-    geom = windows.window_geometry(x.shape, kernel, stride, padding, 1, "im2col_conv2d")
-    return out.reshape(x.shape[0], *geom.out_hw, out_channels).permute(0, 3, 1, 2)
+    geom = windows.window_geometry(images.shape, kernel, stride, padding, 1, "im2col_conv2d")
+    return out.reshape(images.shape[0], *geom.out_hw, out_channels).permute(0, 3, 1, 2)
 
 
 # --- The upstream-style face ---------------------------------------------------------------------

@@ -77,7 +77,7 @@ def enable_kv_cache(model: Any, batch_size: int = 1) -> KVCache:
         ValueError: ``batch_size`` is not a positive integer.
     """
     _check_generator(model, "enable_kv_cache")
-    cache = model.make_cache(batch_size)
+    cache: KVCache = model.make_cache(batch_size)
     model.kv_cache = cache
     model._kv_cache, model._cache_enabled = cache, True     # upstream's attribute names
     return cache
@@ -115,9 +115,9 @@ def kv_cache_bytes(model: Any, batch_size: int = 1, seq_len: int | None = None) 
             why="a cache holds at least one sequence and a non-negative number of positions",
             fix="pass batch_size >= 1 and 0 <= seq_len",
         ))
-    head_dim = model.embed_dim // model.num_heads
-    return 2 * model.num_layers * batch_size * model.num_heads * length * head_dim * \
-        _BYTES_PER_FLOAT32
+    head_dim = int(model.embed_dim // model.num_heads)
+    return 2 * int(model.num_layers) * batch_size * int(model.num_heads) * int(length) * \
+        head_dim * _BYTES_PER_FLOAT32
 
 
 def compare_generation(model: Any, prompt: Any, max_new_tokens: int = 32,
