@@ -92,6 +92,8 @@ class Workload:
         target: the goal in words, e.g. "tinytorch/torch <= 2x".
         target_baseline: "torch" or "numpy", the framework the target ratio is measured against.
         target_max_ratio: the largest tinytorch/baseline ratio of median times that meets it.
+        rounds: for a slow workload, at most this many timed rounds after a single warm-up
+            call (None: the settings decide).
     """
 
     name: str
@@ -102,6 +104,7 @@ class Workload:
     target: str = ""
     target_baseline: str | None = None
     target_max_ratio: float | None = None
+    rounds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -304,7 +307,8 @@ def measure(
 
     # Warm-up alternates like the timed rounds; its times estimate one round's cost.
     warm_times: dict[str, list[float]] = {c.framework: [] for c in contenders}
-    for _ in range(max(settings.warmup, 1)):
+    warmup = settings.warmup if workload.rounds is None else 1
+    for _ in range(max(warmup, 1)):
         for contender in contenders:
             if contender.error is None:
                 elapsed = _call(contender, clock)
@@ -315,6 +319,8 @@ def measure(
     rounds = settings.rounds
     if round_cost > 0 and round_cost * rounds > settings.budget_s:
         rounds = max(settings.min_rounds, int(settings.budget_s / round_cost))
+    if workload.rounds is not None:
+        rounds = min(rounds, workload.rounds)
 
     schedule: list[str] = []
     for _ in range(rounds):
@@ -340,7 +346,7 @@ def measure(
         "workload": workload.name,
         "description": workload.description,
         "rounds": rounds,
-        "warmup": settings.warmup,
+        "warmup": warmup,
         "order": [c.framework for c in contenders],
         "schedule": schedule,
         "frameworks": {name: cells[name] for name in FRAMEWORKS},

@@ -173,30 +173,29 @@ def train_torch() -> Step | None:
     return step
 
 
+def greedy_torch(torch: Any, model: Any, prompt: Any, new_tokens: int, use_cache: bool) -> Any:
+    """PyTorch's greedy loop: with ``use_cache``, prefill once and feed one token per step."""
+    tokens = prompt
+    with torch.no_grad():
+        caches: list[list[Any]] | None = [[] for _ in range(LAYERS)] if use_cache else None
+        logits = model(tokens, caches)
+        for i in range(new_tokens):
+            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            tokens = torch.cat([tokens, nxt], 1)
+            if i == new_tokens - 1:
+                break
+            logits = model(nxt, caches, start=tokens.shape[1] - 1) if use_cache \
+                else model(tokens)
+    return tokens
+
+
 def _generate_torch(use_cache: bool) -> Step | None:
     torch = optional_torch()
     if torch is None:
         return None
     model = _torch_model(torch, GEN_CONTEXT).eval()
     prompt = torch.from_numpy(_prompt())
-
-    def step() -> Any:
-        tokens = prompt
-        with torch.no_grad():
-            caches: list[list[Any]] | None = [[] for _ in range(LAYERS)] if use_cache else None
-            logits = model(tokens, caches)
-            for i in range(NEW_TOKENS):
-                nxt = logits[:, -1].argmax(-1, keepdim=True)
-                tokens = torch.cat([tokens, nxt], 1)
-                if i == NEW_TOKENS - 1:
-                    break
-                if use_cache:
-                    logits = model(nxt, caches, start=tokens.shape[1] - 1)
-                else:
-                    logits = model(tokens)
-        return tokens
-
-    return step
+    return lambda: greedy_torch(torch, model, prompt, NEW_TOKENS, use_cache)
 
 
 def generate_nocache_torch() -> Step | None:

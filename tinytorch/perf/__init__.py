@@ -5,6 +5,18 @@ Importing this package changes nothing; each tool is switched on by calling it.
 
 from __future__ import annotations
 
+from tinytorch.perf.acceleration import (
+    Accelerator,
+    GradScaler,
+    MixedPrecisionModel,
+    MixedPrecisionTrainer,
+    checkpoint,
+    checkpoint_sequential,
+    fused_gelu,
+    tiled_matmul,
+    unfused_gelu,
+    vectorized_matmul,
+)
 from tinytorch.perf.allocator import allocator_tuned, tune_allocator
 from tinytorch.perf.benchmarking import (
     Benchmark,
@@ -26,6 +38,7 @@ from tinytorch.perf.quantization import (
     quantize_model,
 )
 from tinytorch.perf.profiling import LatencyStats, Profiler, profile
+from tinytorch.perf.memoization import KVCache, disable_kv_cache, enable_kv_cache
 
 __all__ = ["allocator_tuned", "tune_allocator"]
 __all__ += ["Benchmark", "BenchmarkResult", "BenchmarkSuite", "MLPerf", "MLPerfTask"]
@@ -33,3 +46,6 @@ __all__ += ["MinMaxObserver", "PercentileObserver", "QuantizationReport", "Quant
             "QuantizedLinear", "Quantizer", "compare_model_sizes", "dequantize_int8",
             "quantize_int8", "quantize_model"]
 __all__ += ["LatencyStats", "Profiler", "profile"]
+__all__ += ["Accelerator", "GradScaler", "KVCache", "MixedPrecisionModel", "MixedPrecisionTrainer",
+            "checkpoint", "checkpoint_sequential", "disable_kv_cache", "enable_kv_cache",
+            "fused_gelu", "tiled_matmul", "unfused_gelu", "vectorized_matmul"]
