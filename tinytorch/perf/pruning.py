@@ -226,7 +226,7 @@ def measure_sparsity(model_or_tensor: Any) -> float:
         arrays = [np.asarray(getattr(model_or_tensor, "data", model_or_tensor))]
     total = sum(array.size for array in arrays)
     zeros = sum(array.size - np.count_nonzero(array) for array in arrays)
-    return 100.0 * zeros / total if total else 0.0
+    return float(100.0 * zeros / total) if total else 0.0
 
 
 def _smallest_mask(magnitudes: Array, count: int) -> Array:
