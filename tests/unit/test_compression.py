@@ -26,6 +26,7 @@ from tinytorch.perf.compression import (
     PrunedConv2d,
     PrunedLinear,
     compress_model,
+    factorize_linears,
     format_report,
     is_pruned,
     load_pruned,
@@ -251,15 +252,16 @@ def test_compress_model_reports_real_bytes_per_layer() -> None:
 
 
 def test_compress_model_low_rank_replaces_large_linears() -> None:
-    model = Sequential(Linear(64, 64), ReLU(), Linear(64, 4))
+    model = Sequential(Linear(64, 64), ReLU(), Linear(2, 2), ReLU(), Linear(64, 4))
     report = compress_model(model, {"low_rank": 0.25})
     assert isinstance(model[0], LowRankLinear) and model[0].rank == 16
-    assert isinstance(model[2], LowRankLinear) and model[2].rank == 1
+    assert type(model[2]) is Linear               # rank 1: 1 * (2 + 2) = 2 * 2, no saving
+    assert type(model[4]) is Linear               # the head is kept
     assert report["final_params"] < report["original_params"]
     assert 0.0 < report["low_rank_errors"]["0"] < 1.0
-    small = Sequential(Linear(8, 8))
-    compress_model(small, {"low_rank": 0.75})    # rank 6: 6 * (8 + 8) > 8 * 8, kept
-    assert type(small[0]) is Linear
+    assert set(report["low_rank_errors"]) == {"0"}
+    factorize_linears(model, 0.5, include_head=True)
+    assert isinstance(model[4], LowRankLinear) and model[4].rank == 2
 
 
 def test_compressor_face_returns_model_and_fractions() -> None:

@@ -8,3 +8,22 @@ from __future__ import annotations
 from tinytorch.perf.allocator import allocator_tuned, tune_allocator
 
 __all__ = ["allocator_tuned", "tune_allocator"]
+
+# --- compression (module 16) ---
+from tinytorch.perf.compression import (  # noqa: E402
+    Compressor,
+    CSRMatrix,
+    KnowledgeDistillation,
+    LowRankLinear,
+    SparseLinear,
+    compress_model,
+    low_rank_approximate,
+    magnitude_prune,
+    measure_sparsity,
+    remove_pruning,
+    structured_prune,
+)
+
+__all__ += ["CSRMatrix", "Compressor", "KnowledgeDistillation", "LowRankLinear", "SparseLinear",
+            "compress_model", "low_rank_approximate", "magnitude_prune", "measure_sparsity",
+            "remove_pruning", "structured_prune"]

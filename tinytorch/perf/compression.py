@@ -89,8 +89,8 @@ def compress_model(model: Module, config: dict[str, Any]) -> dict[str, Any]:
         config: any of ``magnitude_prune`` (or ``magnitude_sparsity``): a sparsity in [0, 1);
             ``scope``: ``"layer"`` (default) or ``"global"`` for it; ``structured_prune`` (or
             ``structured_prune_ratio``): a share of hidden neurons/channels in [0, 1);
-            ``low_rank``: a rank ratio in (0, 1], replacing each Linear whose factors are
-            smaller than its weight by a ``LowRankLinear``. Applied in that order.
+            ``low_rank``: a rank ratio in (0, 1], replacing each hidden Linear whose factors
+            are smaller than its weight by a ``LowRankLinear``. Applied in that order.
 
     Returns:
         A dict: upstream's ``original_params``, ``original_sparsity``, ``final_sparsity`` (%),
@@ -122,17 +122,21 @@ def compress_model(model: Module, config: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def factorize_linears(model: Module, rank_ratio: float) -> dict[str, float]:
+def factorize_linears(model: Module, rank_ratio: float,
+                      include_head: bool = False) -> dict[str, float]:
     """Replace each Linear inside ``model`` by a ``LowRankLinear`` when that saves parameters.
+
+    The last Linear is the head (its few outputs are the classes, so a fraction of its rank
+    is a rank of one or two) and is kept unless ``include_head``.
 
     Returns:
         The relative reconstruction error of each replaced layer, by dotted name.
     """
     rank_ratio = check_rank_ratio(rank_ratio)
+    linears = [(name, layer) for name, layer in model.named_modules()
+               if name and isinstance(layer, Linear)]
     errors = {}
-    for name, layer in list(model.named_modules()):
-        if not name or not isinstance(layer, Linear):
-            continue
+    for name, layer in linears if include_head else linears[:-1]:
         rank = max(1, int(rank_ratio * min(layer.in_features, layer.out_features)))
         if rank * (layer.in_features + layer.out_features) >= layer.in_features * \
                 layer.out_features:
