@@ -1,7 +1,7 @@
 """Pruning (module 16): zero the least useful weights, and keep them zero while training goes on.
 
 A pruned layer keeps two things where it had one: ``weight_orig``, the trainable Parameter, and
-``weight_mask``, a buffer of ones and zeros. It computes with ``weight = weight_orig *
+``weight_mask``, a boolean buffer (True = keep). It computes with ``weight = weight_orig *
 weight_mask`` (``torch.nn.utils.prune``'s reparametrisation). Every use of the weight, forward
 and backward, passes through that product, so:
 
@@ -112,11 +112,11 @@ def prune_with_mask(layer: Module, name: str, mask: Any) -> Module:
             why="the mask multiplies the parameter entry by entry",
             fix=f"build the mask with the parameter's shape {target.shape}",
         ))
-    mask = (mask != 0).astype(target.data.dtype)
+    mask = mask != 0                     # bool: one byte per entry on disk, not four
     layer.__class__ = _PRUNED.get(type(layer), type(layer))
     state = layer.__dict__
     if f"{name}_mask" in state:
-        mask = mask * state[f"{name}_mask"]
+        mask = mask & state[f"{name}_mask"]
     else:  # rename the Parameter in place, so the attribute order (and the names) stay tidy
         items = [(f"{name}_orig" if key == name else key, value) for key, value in state.items()]
         state.clear()
