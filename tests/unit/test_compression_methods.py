@@ -50,6 +50,12 @@ def test_csr_matmul_equals_dense_matmul(sparsity: float) -> None:
     assert csr.matmul(b).dtype == np.float32
 
 
+def test_csr_matmul_in_column_blocks_equals_dense() -> None:
+    a = sparse_matrix((700, 400), 0.0)            # 280k stored values: one column per block
+    b = np.random.default_rng(1).normal(size=(400, 5)).astype(np.float32)
+    np.testing.assert_allclose(CSRMatrix.from_dense(a).matmul(b), a @ b, rtol=1e-4, atol=1e-4)
+
+
 def test_csr_layout_and_bytes_are_the_three_arrays() -> None:
     a = np.array([[0, 5, 0, 0], [0, 0, 0, 0], [7, 0, 0, 9]], dtype=np.float32)
     csr = CSRMatrix.from_dense(a)

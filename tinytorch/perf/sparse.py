@@ -14,7 +14,8 @@ brings a four-byte column index along.
 
 The matmul gathers, for every stored value, the row of the right-hand matrix it multiplies, and
 sums each row's products with ``np.add.reduceat`` (a segment sum over ``indptr``), so there is
-no Python loop over rows. It does ``2 nnz k`` FLOPs against the dense ``2 m n k``, but through
+no Python loop over rows (only over blocks of the right operand's columns, to bound the
+temporary). It does ``2 nnz k`` FLOPs against the dense ``2 m n k``, but through
 gathers instead of a cache-blocked BLAS kernel: see ``benchmarks/workloads_compression.py`` for
 where (and whether) it overtakes ``np.matmul`` on this machine.
 
@@ -38,6 +39,7 @@ from tinytorch.core.layers import Linear, Module
 from tinytorch.core.tensor import Tensor
 
 Array = np.ndarray
+_PRODUCT_BUDGET = 2**18  # float32 products per block of the sparse matmul (1 MB)
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,17 @@ class CSRMatrix:
                 why=f"the right operand needs {self.shape[1]} rows (one per column of the matrix)",
                 fix="pass a (columns,) vector or a (columns, k) matrix; transpose it if needed",
             ))
-        out = np.zeros((self.shape[0], right.shape[1]), dtype=np.float32)
+        width = right.shape[1]
+        out = np.zeros((self.shape[0], width), dtype=np.float32)
         starts = self.indptr[:-1]
         filled = starts < self.indptr[1:]                 # reduceat needs non-empty segments
-        if self.nnz:
-            products = right[self.indices] * self.data[:, None]   # (nnz, k)
-            out[filled] = np.add.reduceat(products, starts[filled], axis=0)
+        # The (nnz, block) products are a temporary: blocks of columns keep it near 1 MB, in
+        # cache, instead of nnz * k floats (a loop over column blocks, never over rows).
+        block = max(1, min(width, _PRODUCT_BUDGET // max(self.nnz, 1)))
+        for first in range(0, width if self.nnz else 0, block):
+            cols = slice(first, first + block)
+            products = right[self.indices, cols] * self.data[:, None]   # (nnz, block)
+            out[filled, cols] = np.add.reduceat(products, starts[filled], axis=0)
         return out[:, 0] if vector else out
 
     def __matmul__(self, other: Any) -> Array:
