@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core import init
-from tinytorch.core.errors import ConfigError, ShapeError, explain
+from tinytorch.core.errors import ConfigError, explain
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.tensor import Parameter, Tensor
+from tinytorch.perf.checks import as_matrix, check_features
 
 Array = np.ndarray
 
@@ -85,13 +86,8 @@ def low_rank_approximate(weight_matrix: Any, rank_ratio: float = 0.5) -> LowRank
         ShapeError: the input is not 2-D.
         ConfigError: rank_ratio outside (0, 1].
     """
-    w = np.asarray(getattr(weight_matrix, "data", weight_matrix))
-    if w.ndim != 2:
-        raise ShapeError(explain(
-            what=f"low_rank_approximate got an array of shape {w.shape}",
-            why="a singular value decomposition factors a matrix",
-            fix="pass a 2-D weight; reshape a conv kernel to (out_channels, -1) first",
-        ))
+    w = as_matrix(weight_matrix, "low_rank_approximate",
+                  "a singular value decomposition factors a matrix")
     ratio = check_rank_ratio(rank_ratio)
     u, s, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)  # once, off the hot path
     rank = max(1, int(ratio * min(w.shape)))
@@ -141,13 +137,8 @@ class LowRankLinear(Module):
         return low
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1:] != (self.in_features,):
-            raise ShapeError(explain(
-                what=f"LowRankLinear({self.in_features}, {self.out_features}) got input of "
-                     f"shape {x.shape}",
-                why=f"the last dimension must equal in_features={self.in_features}",
-                fix="flatten the input first, or build the layer with the right in_features",
-            ))
+        check_features(f"LowRankLinear({self.in_features}, {self.out_features})",
+                       self.in_features, x.shape)
         out = (x @ self.first) @ self.second          # (..., rank) then (..., out)
         return out + self.bias if self.bias is not None else out
 

@@ -37,6 +37,7 @@ import numpy as np
 from tinytorch.core.errors import ShapeError, explain
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.tensor import Tensor
+from tinytorch.perf.checks import as_matrix, check_features
 
 Array = np.ndarray
 _PRODUCT_BUDGET = 2**18  # float32 products per block of the sparse matmul (1 MB)
@@ -61,13 +62,8 @@ class CSRMatrix:
     @staticmethod
     def from_dense(matrix: Any) -> CSRMatrix:
         """Keep the non-zeros of a 2-D array (or Tensor), in row-major order."""
-        dense = np.asarray(getattr(matrix, "data", matrix))
-        if dense.ndim != 2:
-            raise ShapeError(explain(
-                what=f"CSRMatrix.from_dense got an array of shape {dense.shape}",
-                why="CSR stores a matrix: rows of (column, value) pairs",
-                fix="pass a 2-D array; reshape a conv kernel to (out_channels, -1) first",
-            ))
+        dense = as_matrix(matrix, "CSRMatrix.from_dense",
+                          "CSR stores a matrix: rows of (column, value) pairs")
         rows, cols = np.nonzero(dense)                   # row-major: rows come out sorted
         index_type = np.int32 if max(dense.size, 1) < 2**31 else np.int64
         indptr = np.zeros(dense.shape[0] + 1, dtype=index_type)
@@ -156,13 +152,8 @@ class SparseLinear(Module):
 
     def forward(self, x: Any) -> Tensor:
         inputs = np.asarray(getattr(x, "data", x), dtype=np.float32)
-        if inputs.shape[-1:] != (self.in_features,):
-            raise ShapeError(explain(
-                what=f"SparseLinear({self.in_features}, {self.out_features}) got input of "
-                     f"shape {inputs.shape}",
-                why=f"the last dimension must equal in_features={self.in_features}",
-                fix="flatten the input first",
-            ))
+        check_features(f"SparseLinear({self.in_features}, {self.out_features})",
+                       self.in_features, inputs.shape)
         flat = np.ascontiguousarray(inputs.reshape(-1, self.in_features).T)  # (in, batch)
         out = self.weight_csr.matmul(flat).T.reshape(*inputs.shape[:-1], self.out_features)
         return Tensor(out + self.bias_data if self.bias_data is not None else out)
