@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.compare import compare_reports, format_comparison, load_report
 from tinytorch.core.serialization import atomic_write_text
 from tinytorch.perf.allocator import allocator_tuned, tune_allocator
 
@@ -640,6 +641,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"where to write the JSON report (default {DEFAULT_JSON})",
     )
     parser.add_argument(
+        "--compare",
+        metavar="OLD.json",
+        type=Path,
+        help="compare with an earlier report; exit with status 4 on a regression beyond noise",
+    )
+    parser.add_argument(
         "--check-targets",
         action="store_true",
         help="exit with status 3 when a measured workload misses its target",
@@ -655,8 +662,10 @@ def main(argv: Sequence[str] | None = None, workloads: Sequence[Workload] | None
         workloads: the workloads to choose from (None: every ``benchmarks.workloads_*`` module).
 
     Returns:
-        0 on success, 1 when a step failed or a module did not import, 3 with
-        ``--check-targets`` when a target was missed. Missing torch is not a failure.
+        0 on success, 1 when a step failed or a module did not import, 2 for a usage error
+        (or an unreadable ``--compare`` file), 3 with ``--check-targets`` when a target was
+        missed, 4 with ``--compare`` when a workload regressed beyond the runs' noise.
+        Missing torch is not a failure.
     """
     args = _parser().parse_args(argv)
     available = list(workloads) if workloads is not None else all_workloads()
@@ -667,7 +676,8 @@ def main(argv: Sequence[str] | None = None, workloads: Sequence[Workload] | None
         return 0
     try:
         chosen = select(available, args.only)
-    except ValueError as exc:
+        earlier = None if args.compare is None else load_report(args.compare)
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     mode = "quick" if args.quick else "full"
@@ -696,6 +706,11 @@ def main(argv: Sequence[str] | None = None, workloads: Sequence[Workload] | None
     )
     if failed:
         return 1
+    if earlier is not None:
+        rows = compare_reports(earlier, report)
+        print(f"\nCompared with {args.compare}:\n{format_comparison(rows)}")
+        if any(row["verdict"] == "regression" for row in rows):
+            return 4
     if args.check_targets and any(row["target"]["met"] is False for row in report["results"]):
         return 3
     return 0
