@@ -25,6 +25,21 @@ from tinytorch.perf.benchmarking import (
     MLPerf,
     MLPerfTask,
 )
+from tinytorch.perf.compression import (
+    Compressor,
+    CSRMatrix,
+    KnowledgeDistillation,
+    LowRankLinear,
+    SparseLinear,
+    compress_model,
+    low_rank_approximate,
+    magnitude_prune,
+    measure_sparsity,
+    remove_pruning,
+    structured_prune,
+)
+from tinytorch.perf.memoization import KVCache, disable_kv_cache, enable_kv_cache
+from tinytorch.perf.profiling import LatencyStats, Profiler, profile
 from tinytorch.perf.quantization import (
     MinMaxObserver,
     PercentileObserver,
@@ -37,8 +52,6 @@ from tinytorch.perf.quantization import (
     quantize_int8,
     quantize_model,
 )
-from tinytorch.perf.profiling import LatencyStats, Profiler, profile
-from tinytorch.perf.memoization import KVCache, disable_kv_cache, enable_kv_cache
 
 __all__ = ["allocator_tuned", "tune_allocator"]
 __all__ += ["Benchmark", "BenchmarkResult", "BenchmarkSuite", "MLPerf", "MLPerfTask"]
@@ -49,3 +62,6 @@ __all__ += ["LatencyStats", "Profiler", "profile"]
 __all__ += ["Accelerator", "GradScaler", "KVCache", "MixedPrecisionModel", "MixedPrecisionTrainer",
             "checkpoint", "checkpoint_sequential", "disable_kv_cache", "enable_kv_cache",
             "fused_gelu", "tiled_matmul", "unfused_gelu", "vectorized_matmul"]
+__all__ += ["CSRMatrix", "Compressor", "KnowledgeDistillation", "LowRankLinear", "SparseLinear",
+            "compress_model", "low_rank_approximate", "magnitude_prune", "measure_sparsity",
+            "remove_pruning", "structured_prune"]
