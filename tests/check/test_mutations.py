@@ -15,7 +15,7 @@ from check_helpers import Mutation, copy_package, mutate  # type: ignore[import-
 
 from tinytorch.conformance import run_conformance
 
-# (mutation, the module that must FAIL, a word the failing check's message must contain)
+# (mutation, the modules that must FAIL, a word a failing check's message must contain)
 CASES = [
     (Mutation("transposed matmul gradient", "core/ops/linalg.py",
               "grad_b = np.matmul(np.swapaxes(a2, -1, -2), g2)            # (..., k, m)",
@@ -59,7 +59,12 @@ CASES = [
     (Mutation("KV cache off by one", "core/attention.py",
               "length = max(self._filled[layer_idx], self.seq_len)",
               "length = max(self._filled[layer_idx], self.seq_len) - 1"),
-     "13", "cache"),
+     "13,18", "cache"),
+    (Mutation("int8 codes stored as float32 (the upstream course's bug)", "perf/quant_schemes.py",
+              "return Tensor(quantize_affine(x, scale, zero_point), dtype=np.int8), scale, "
+              "zero_point", "return Tensor(quantize_affine(x, scale, zero_point), "
+              "dtype=np.float32), scale, zero_point"),
+     "15", "int8"),
 ]
 
 
@@ -68,14 +73,14 @@ def test_a_mutant_fails_in_its_module_naming_the_boundary(
         mutation: Mutation, module: str, word: str, tmp_path: Path) -> None:
     root = copy_package(tmp_path / "student")
     mutate(root, mutation)
-    report = run_conformance(str(root), [module], oracle="numeric", timeout=120)
-    (result,) = report["modules"]
-    failed = [c for c in result["checks"] if c["status"] == "FAIL"]
-    assert result["status"] == "FAIL", f"{mutation.name} went unnoticed: {result}"
-    messages = [f"{c['boundary']} | {c['what']}" for c in failed]
-    assert any(word.lower() in m.lower() for m in messages), messages
-    for item in failed:
-        assert item["boundary"] and item["why"] and item["fix"], item
+    report = run_conformance(str(root), module.split(","), oracle="numeric", timeout=120)
+    for result in report["modules"]:
+        failed = [c for c in result["checks"] if c["status"] == "FAIL"]
+        assert result["status"] == "FAIL", f"{mutation.name} went unnoticed: {result}"
+        messages = [f"{c['boundary']} | {c['what']}" for c in failed]
+        assert any(word.lower() in m.lower() for m in messages), messages
+        for item in failed:
+            assert item["boundary"] and item["why"] and item["fix"], item
 
 
 def test_the_mutations_are_at_least_ten_distinct_bugs() -> None:

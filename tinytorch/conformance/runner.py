@@ -81,6 +81,8 @@ def _crash_hint(exc: BaseException) -> dict[str, str]:
     where = student[-1] if student else (frames[-1] if frames else None)
     place = f"{where.filename}:{where.lineno} in {where.name}" if where else "unknown"
     whose = "your code" if student else "the check (on a value your code returned)"
+    if isinstance(exc, SyntaxError):   # raised by the import system, about the student's file
+        place, whose = f"{exc.filename}:{exc.lineno}", "your code (a syntax error)"
     return {"why": f"{whose} raised an exception at {place}",
             "fix": "run the same steps yourself (the boundary names them) and read the "
                    "traceback", "trace": "".join(traceback.format_exception(exc)[-3:])[-1500:]}
