@@ -120,9 +120,11 @@ def expect_close(actual: Any, expected: Any, *, what: str, why: str, fix: str,
         worst = np.abs(got - want)
         worst = np.where(np.isfinite(worst), worst, np.inf)
         index = np.unravel_index(int(np.argmax(worst)), got.shape) if got.ndim else ()
+        at = tuple(int(i) for i in index)
         raise CheckError(
-            f"{what}: values differ (largest difference {float(worst.max()):.3g} at index "
-            f"{tuple(int(i) for i in index)})", why, fix, summary(want), summary(got))
+            f"{what}: values differ (largest difference {float(worst.max()):.3g} at index {at}: "
+            f"expected {float(want[at]):.6g}, got {float(got[at]):.6g})", why, fix,
+            summary(want), summary(got))
 
 
 def seeded(seed: int = 0) -> np.random.Generator:
