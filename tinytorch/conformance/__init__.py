@@ -25,9 +25,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 __all__ = ["run_check", "run_conformance", "format_report", "parse_modules"]
 
 
-def _usage(out: TextIO, message: str) -> int:
+def _usage(message: str) -> int:
     """Print a usage error (to stderr, as the other commands do); return the usage status."""
-    del out
     print(f"tinytorch check: error: {message}", file=sys.stderr)
     return EXIT_USAGE
 
@@ -37,21 +36,21 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     try:
         modules = parse_modules(args.modules)
     except ValueError as exc:
-        return _usage(out, str(exc))
+        return _usage(str(exc))
     root = Path(args.path)
     if not (root / "tinytorch").is_dir():
-        return _usage(out, f"{root} has no tinytorch/ folder\n  why: PATH is the folder that "
+        return _usage(f"{root} has no tinytorch/ folder\n  why: PATH is the folder that "
                            "contains your package (the one you would put on sys.path)\n  fix: "
                            "pass the parent folder of your tinytorch/ package")
     oracle = args.oracle or "auto"
     if oracle == "torch" and importlib.util.find_spec("torch") is None:
-        return _usage(out, "--oracle torch, but PyTorch is not installed\n  why: the torch "
+        return _usage("--oracle torch, but PyTorch is not installed\n  why: the torch "
                            "oracle computes reference gradients with PyTorch\n  fix: pip install "
                            "torch, or use --oracle numeric (finite differences in NumPy)")
     try:
         report = run_conformance(str(root), modules, oracle=oracle, timeout=args.timeout)
     except CheckerError as exc:
-        return _usage(out, str(exc))
+        return _usage(str(exc))
     out.write(format_report(report, verbose=args.verbose))
     if args.json:
         from tinytorch.core.serialization import atomic_write_text
