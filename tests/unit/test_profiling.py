@@ -336,3 +336,13 @@ def test_products_agree_with_torch_flop_counter(stride: int, padding: int, dilat
     assert conv_events["forward"] == forward.get_total_flops()
     if groups == 1:
         assert conv_events["backward"] == backward.get_total_flops()
+
+
+def test_a_backward_whose_forward_was_not_profiled_is_still_counted() -> None:
+    w = Tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
+    out = Tensor(np.ones((4, 3), dtype=np.float32)) @ w       # forward outside the profile
+    with profile() as prof:
+        out.sum().backward()
+    assert [(e.op, e.phase, e.flops) for e in prof.events] == [
+        ("Sum", "forward", 4 * 2 - 1), ("Sum", "backward", 4 * 2 - 1),
+        ("MatMul", "backward", 2 * 4 * 3 * 2)]                  # shapes from its inputs

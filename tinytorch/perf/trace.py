@@ -18,6 +18,9 @@ How it stays out of the way:
     * With no profile active the engine pays one ``if`` per op (measured in
       ``benchmarks/workloads_profiling.py``).
 
+A backward whose forward ran *before* the block began is still timed; its FLOPs come from its
+inputs' shapes alone (pooling, which needs its window parameters, then counts 0).
+
 Self time: tinytorch ops do not call other ops, so an event's duration is all its own. The
 time *between* ops (Python, module calls, the optimizer's NumPy code) belongs to no op;
 ``coverage()`` says how much of the profiled wall time the ops account for.
