@@ -164,3 +164,20 @@ def test_full_runs_add_mnist_and_cifar10_as_extras_but_judge_on_digits(
     calls.clear()
     mlp.run(quick=True, out=io.StringIO())
     assert calls == ["digits-mlp quick=True"]
+
+
+def test_mlperf_quick_shrinks_the_classifiers_and_caches_the_gpt(tmp_path: Path) -> None:
+    from tinytorch.milestones import mlperf
+
+    result, text = run_quick("06", plot_dir=tmp_path)
+    checks = {(c.name, c.metric): c for c in result.checks}
+    for name in ("digits-mlp", "digits-cnn"):
+        size = checks[(f"{name} pruned+int8", "times fewer real bytes")]
+        drop = checks[(f"{name} pruned+int8", "accuracy drop (points)")]
+        assert size.value >= mlperf.SIZE_TARGET == size.target
+        assert drop.value <= mlperf.MAX_ACCURACY_DROP == drop.target
+    assert checks[("TinyGPT KV cache", "cached greedy text identical")].value == 1.0
+    speedup = checks[("TinyGPT KV cache", "generation speed-up (x)")]
+    assert speedup.value >= mlperf.CACHE_QUICK_TARGET == speedup.target
+    assert "| digits-mlp | open | pruned+int8 |" in text and "| quantize |" in text
+    assert (tmp_path / "06_mlperf_pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

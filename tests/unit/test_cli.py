@@ -42,18 +42,14 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 # --------------------------------------------------------------------------- list, help, version
 
 
-def test_list_shows_every_milestone_and_06_as_not_yet_available(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_shows_every_milestone(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run_cli(capsys, "milestones", "list")
     assert status == 0
     for number, year, name in [("01", 1957, "perceptron"), ("02", 1969, "xor"),
                                ("03", 1986, "mlp"), ("04", 1998, "cnn"),
-                               ("05", 2017, "transformer")]:
+                               ("05", 2017, "transformer"), ("06", 2018, "mlperf")]:
         line = next(row for row in out.splitlines() if row.startswith(number))
-        assert str(year) in line and name in line and "available" in line
-        assert "not yet" not in line
-    line_06 = next(row for row in out.splitlines() if row.startswith("06"))
-    assert "2018" in line_06 and "not yet available" in line_06
+        assert str(year) in line and name in line
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -169,14 +165,6 @@ def test_a_bad_milestone_id_is_a_clear_usage_error(capsys: pytest.CaptureFixture
     assert "why: the milestones are 01 (perceptron)" in err
     assert "fix: run `tinytorch milestones list`" in err
     assert "Traceback" not in err and out == ""
-
-
-def test_milestone_06_is_listed_but_never_pretends_to_run(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = run_cli(capsys, "milestones", "run", "06")
-    assert status == 2
-    assert "milestone 06" in err and "not yet available" in err
-    assert "Milestone 06" not in out  # no banner, no training
 
 
 def test_missing_mnist_gives_the_three_part_error(capsys: pytest.CaptureFixture[str],

@@ -6,8 +6,8 @@ the command line (``tinytorch milestones run 02``). This registry lists them by 
 imports a milestone only when it is run, so ``tinytorch milestones list`` stays instant.
 
 Example:
-    >>> [m.id for m in MILESTONES if m.available]
-    ['01', '02', '03', '04', '05']
+    >>> [m.id for m in MILESTONES]
+    ['01', '02', '03', '04', '05', '06']
     >>> get_milestone("xor").year
     1969
 """
@@ -24,19 +24,14 @@ from tinytorch.milestones.report import Check, MilestoneResult
 
 @dataclass(frozen=True)
 class MilestoneInfo:
-    """One entry of the registry: number, year, title, and the module that runs it (or None)."""
+    """One entry of the registry: number, year, title, and the module that runs it."""
 
     id: str
     year: int
     title: str
     name: str
-    module: str | None
+    module: str
     summary: str
-
-    @property
-    def available(self) -> bool:
-        """True when this milestone can be run now."""
-        return self.module is not None
 
 
 def _shipped(milestone_id: str, year: int, title: str, name: str, summary: str) -> MilestoneInfo:
@@ -55,8 +50,8 @@ MILESTONES: tuple[MilestoneInfo, ...] = (
              "convolutions read digits as images (CIFAR-10 too, when present)"),
     _shipped("05", 2017, "Attention is all you need", "transformer",
              "a transformer reverses sequences; a TinyGPT learns to answer questions"),
-    MilestoneInfo("06", 2018, "MLPerf-style optimization", "mlperf", None,
-                  "profile, quantize, prune, KV-cache (comes with the systems modules)"),
+    _shipped("06", 2018, "MLPerf-style optimization", "mlperf",
+             "profile, prune, quantize and KV-cache three models, with measured before/after"),
 )
 
 
@@ -73,7 +68,7 @@ def get_milestone(key: str | int) -> MilestoneInfo:
     for info in MILESTONES:
         if text in (info.id, info.name) or (text.isdigit() and int(text) == int(info.id)):
             return info
-    known = ", ".join(f"{m.id} ({m.name})" for m in MILESTONES if m.available)
+    known = ", ".join(f"{m.id} ({m.name})" for m in MILESTONES)
     raise UnknownMilestoneError(explain(
         what=f"there is no milestone {key!r}",
         why=f"the milestones are {known}",
@@ -84,13 +79,6 @@ def get_milestone(key: str | int) -> MilestoneInfo:
 def run_milestone(key: str | int, **options: Any) -> MilestoneResult:
     """Run one milestone by number or name; ``options`` go to its ``run`` function."""
     info = get_milestone(key)
-    if info.module is None:
-        raise UnknownMilestoneError(explain(
-            what=f"milestone {info.id} ({info.title}, {info.year}) is not yet available",
-            why="it needs the systems modules (profiling, quantization, pruning, KV cache), "
-                "which come in a later release",
-            fix="run one of the available milestones; `tinytorch milestones list` shows them",
-        ))
     module = importlib.import_module(info.module)
     result: MilestoneResult = module.run(**options)
     return result

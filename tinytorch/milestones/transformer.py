@@ -203,9 +203,12 @@ class LanguageModelRun:
         return self.history["val_loss"][-1]
 
 
-def train_tinygpt(quick: bool, out: TextIO) -> LanguageModelRun:
-    """Train the character-level TinyGPT on the training pairs, tracking the validation loss."""
-    cfg, split = GPT_SETTINGS[quick], split_corpus()
+def train_tinygpt(quick: bool, out: TextIO, settings: Settings | None = None) -> LanguageModelRun:
+    """Train the character-level TinyGPT on the training pairs, tracking the validation loss.
+
+    ``settings`` replaces the milestone's own sizes (``GPT_SETTINGS[quick]``) when given.
+    """
+    cfg, split = settings or GPT_SETTINGS[quick], split_corpus()
     tokenizer = CharTokenizer()
     tokenizer.build_vocab(load_corpus())
     train_ids = np.array(tokenizer.encode(split.train_text), dtype=np.int64)

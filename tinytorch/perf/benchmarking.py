@@ -36,7 +36,7 @@ from tinytorch.perf.statistics import BenchmarkResult, t_quantile
 
 __all__ = ["Benchmark", "BenchmarkResult", "BenchmarkSuite", "MLPerf", "MLPerfReport",
            "MLPerfTask", "Timer", "accuracy_quality", "environment", "pareto_frontier",
-           "precise_timer", "t_quantile"]
+           "plot_pareto", "precise_timer", "t_quantile"]
 
 
 def pareto_frontier(points: Mapping[str, tuple[float, float]]) -> list[str]:
@@ -132,26 +132,32 @@ class BenchmarkSuite:
 
     def plot_pareto_frontier(self, filename: str = "pareto.png") -> Path | None:
         """Save latency (x) against accuracy (y), frontier drawn; None without matplotlib."""
-        try:
-            import matplotlib
+        return plot_pareto(self._points(), self.output_dir / filename)
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            return None
-        points, frontier = self._points(), set(self.pareto_frontier())
-        figure, axes = plt.subplots(figsize=(6, 4))
-        for name, (x, y) in points.items():
-            axes.scatter(x * 1e3, y, color="tab:red" if name in frontier else "tab:gray")
-            axes.annotate(name, (x * 1e3, y), textcoords="offset points", xytext=(4, 4))
-        line = sorted(points[name] for name in frontier)
-        axes.plot([x * 1e3 for x, _ in line], [y for _, y in line], color="tab:red", lw=1)
-        axes.set_xlabel("median latency (ms)")
-        axes.set_ylabel("accuracy")
-        axes.set_title("Latency vs accuracy (red: Pareto frontier)")
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        path = self.output_dir / filename
-        figure.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(figure)
-        return path
 
+def plot_pareto(points: Mapping[str, tuple[float, float]], path: str | os.PathLike[str],
+                title: str = "Latency vs accuracy (red: Pareto frontier)") -> Path | None:
+    """Save a latency (seconds, x) vs accuracy (y) scatter with the frontier; None without
+    matplotlib (an optional extra: ``pip install tinytorch[viz]``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    frontier = set(pareto_frontier(points))
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name, (x, y) in points.items():
+        axes.scatter(x * 1e3, y, color="tab:red" if name in frontier else "tab:gray")
+        axes.annotate(name, (x * 1e3, y), textcoords="offset points", xytext=(4, 4))
+    line = sorted(points[name] for name in frontier)
+    axes.plot([x * 1e3 for x, _ in line], [y for _, y in line], color="tab:red", lw=1)
+    axes.set_xlabel("median latency (ms)")
+    axes.set_ylabel("accuracy")
+    axes.set_title(title)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return target
