@@ -7,6 +7,9 @@ modules). Importing tinytorch has no side effects.
 
 from __future__ import annotations
 
+# The PyTorch-style faces, so that `import tinytorch as torch` alone reaches torch.nn, torch.optim,
+# torch.utils.data (plain imports of modules that import only core: no side effects, no cycle).
+from tinytorch import nn, optim, utils
 from tinytorch.core.activations import (
     GELU,
     LeakyReLU,
@@ -96,4 +99,5 @@ __all__ = [
     "SiLU", "Softmax", "stack", "Tanh", "Tensor", "TensorDataset", "TinyGPT", "Tokenizer",
     "Trainer", "TransformerBlock", "where", "zeros", "zeros_like",
     "__version__",
+    "nn", "optim", "utils",
 ]

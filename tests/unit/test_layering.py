@@ -21,6 +21,7 @@ ORDER = [
     "core.tokenization", "core.embeddings", "core.attention", "core.transformer",
     "core.transformers", "perf", "text", "models", "nn", "optim", "data", "capstone",
     "olympics", "bench", "milestones", "cli",
+    "utils", "__main__",  # utils.data is a face over core; __main__ runs the cli
 ]
 # serialization is a NumPy-only utility (L0 in spirit) that layers and tokenizers need
 EXCEPTIONS = {("core.layers", "core.serialization"), ("core.tokenization", "core.serialization"),
