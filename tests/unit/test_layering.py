@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tinytorch"
 ORDER = [
     "core.errors", "core.broadcasting", "core.rng", "core.buffers", "core.windows", "core.progress",
     "core.autograd", "core.ops", "core.tensor", "core.init", "core.activations", "core.layers",
-    "core.losses", "core.dataloader", "core.optimizers", "core.serialization", "core.training",
+    "core.losses", "core.dataloader", "core.optimizers", "core.schedulers",
+    "core.serialization", "core.training",
     "core.spatial",
     "core.tokenization", "core.embeddings", "core.attention", "core.transformer",
     "core.transformers", "perf", "text", "models", "nn", "optim", "data", "capstone",
