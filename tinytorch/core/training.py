@@ -144,7 +144,8 @@ class Trainer:
     """Train and evaluate a model: epochs of forward, loss, backward, clip and optimizer step.
 
     Args:
-        model: a Module (or any callable with ``parameters()``) mapping a batch to outputs.
+        model: a Module, any callable, or a plain object that only defines ``forward()``,
+            mapping a batch to outputs (its parameters are the optimizer's).
         optimizer: updates the parameters (``step``, ``zero_grad``, ``lr``, ``state_dict``).
         loss_fn: ``loss_fn(outputs, targets)`` -> scalar Tensor; cross-entropy when None.
         scheduler: optional; sets ``optimizer.lr = scheduler.get_lr(epoch)`` every epoch.
@@ -257,7 +258,7 @@ class Trainer:
         try:
             with no_grad():
                 for inputs, targets in data:
-                    outputs = self.model(_as_input(inputs))
+                    outputs = self._run_model(inputs)
                     loss = self.loss_fn(outputs, targets)
                     size = outputs.shape[0] if outputs.ndim else 1
                     total += float(loss.item()) * size
@@ -309,9 +310,14 @@ class Trainer:
     # --- pieces of the loop ----------------------------------------------------------------
 
     def _forward_loss(self, inputs: Any, targets: Any) -> Tensor:
-        outputs = self.model(_as_input(inputs))
+        outputs = self._run_model(inputs)
         loss: Tensor = self.loss_fn(outputs, targets)
         return loss
+
+    def _run_model(self, inputs: Any) -> Any:
+        """Call the model, or its ``forward`` when it is a plain object that only defines that."""
+        run = self.model if callable(self.model) else self.model.forward
+        return run(_as_input(inputs))
 
     def _optimizer_step(self) -> None:
         if self.grad_clip_norm is not None:
@@ -374,7 +380,7 @@ class Trainer:
         """
         optimizer_state = dict(self.optimizer.state_dict())
         buffers = optimizer_state.pop("buffers", {})
-        arrays = {f"model/{k}": v for k, v in _model_state(self.model).items()}
+        arrays = {f"model/{k}": v for k, v in _model_state(self.model, self._parameters()).items()}
         arrays.update({f"optimizer/{k}": v for k, v in buffers.items()})
         metadata = {
             "format": _CHECKPOINT_FORMAT,
@@ -404,12 +410,12 @@ class Trainer:
                     f"({_CHECKPOINT_FORMAT})",
                 fix="point to a file saved with trainer.save_checkpoint(path)",
             ))
-        model_backup = _model_state(self.model)
+        model_backup = _model_state(self.model, self._parameters())
         optimizer_backup = self.optimizer.state_dict()
         scheduler_backup = None if self.scheduler is None else self.scheduler.state_dict()
         try:
             _load_model_state(self.model, {k[len("model/"):]: v for k, v in arrays.items()
-                                           if k.startswith("model/")})
+                                           if k.startswith("model/")}, self._parameters())
             optimizer_state = dict(meta["optimizer"])
             optimizer_state["buffers"] = {k[len("optimizer/"):]: v for k, v in arrays.items()
                                           if k.startswith("optimizer/")}
@@ -425,7 +431,7 @@ class Trainer:
             history = {key: [float(v) for v in meta["history"][key]] for key in _HISTORY_KEYS}
             epoch, step, rng = int(meta["epoch"]), int(meta["step"]), dict(meta["rng"])
         except Exception as exc:
-            _load_model_state(self.model, model_backup)
+            _load_model_state(self.model, model_backup, self._parameters())
             self.optimizer.load_state_dict(optimizer_backup)
             if self.scheduler is not None and scheduler_backup is not None:
                 self.scheduler.load_state_dict(scheduler_backup)
@@ -444,17 +450,17 @@ class Trainer:
         return self
 
 
-def _model_state(model: Any) -> dict[str, np.ndarray]:
+def _model_state(model: Any, params: list[Any]) -> dict[str, np.ndarray]:
+    """The model's state dict; a model without one is saved as its parameters by position."""
     if callable(getattr(model, "state_dict", None)):
         return dict(model.state_dict())
-    return {str(i): p.data.copy() for i, p in enumerate(model.parameters())}
+    return {str(i): p.data.copy() for i, p in enumerate(params)}
 
 
-def _load_model_state(model: Any, state: dict[str, np.ndarray]) -> None:
+def _load_model_state(model: Any, state: dict[str, np.ndarray], params: list[Any]) -> None:
     if callable(getattr(model, "load_state_dict", None)):
         model.load_state_dict(state)
         return
-    params = list(model.parameters())
     if sorted(state) != sorted(str(i) for i in range(len(params))) or any(
             state[str(i)].shape != p.data.shape for i, p in enumerate(params)):
         raise SerializationError(explain(
