@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tinytorch"
 # Lowest first. A module may import only modules that appear before it in this list.
 ORDER = [
     "core.errors", "core.broadcasting", "core.rng", "core.buffers", "core.windows", "core.progress",
-    "core.autograd", "core.ops", "core.tensor", "core.init", "core.activations", "core.layers",
+    "core.autograd", "core.ops", "core.tensor", "core.tying",
+    "core.init", "core.activations", "core.layers",
     "core.losses", "core.dataloader", "core.optimizers", "core.schedulers",
     "core.serialization", "core.training",
     "core.spatial",

@@ -23,6 +23,7 @@ from tinytorch.core.errors import SerializationError, ShapeError, explain
 from tinytorch.core.rng import get_rng
 from tinytorch.core.serialization import load_arrays, save_arrays
 from tinytorch.core.tensor import Parameter, Tensor
+from tinytorch.core.tying import IN_OUT, OUT_IN, checked_matrix, layout_of, mark_layout
 
 _FILE_FORMAT = "tinytorch.module/1"
 
@@ -110,6 +111,54 @@ class Module:
         for module_name, module in self.named_modules():
             for name in module.__dict__.get("_buffer_names", []):
                 yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
+
+    def buffers(self) -> Iterator[Any]:
+        """Every registered buffer (running statistics and the like)."""
+        return (value for _, value in self.named_buffers())
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every descendant and then on this module; returns self.
+
+        Example:
+            >>> net = Sequential(Linear(2, 2), Linear(2, 1))
+            >>> _ = net.apply(lambda m: m.bias.data.fill(0.5) if isinstance(m, Linear) else None)
+            >>> net[1].bias.tolist()
+            [0.5]
+        """
+        for child in self.children():  # children first, as PyTorch
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to("cpu")``, ``to(device)``, ``to(dtype)``: cast floating parameters and buffers.
+
+        The parameters keep their identity (optimizers and tied layers still hold them); only
+        their arrays change dtype. Every device is the CPU, so ``"cpu"`` changes nothing and
+        any other device is refused. Returns self.
+
+        Raises:
+            ValueError: a device other than the CPU.
+        """
+        dtype = _target_dtype(args, kwargs)
+        if dtype is None:
+            return self
+        for p in self.parameters():
+            if p.data.dtype.kind == "f" and p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                if p.grad is not None:
+                    p.grad = p.grad.data.astype(dtype)
+        for value in self.buffers():
+            if isinstance(value, Tensor) and value.data.dtype.kind == "f" and (
+                    value.data.dtype != dtype):
+                value.data = value.data.astype(dtype)
+        return self
 
     # --- modes and gradients ---------------------------------------------------------------
 
@@ -220,6 +269,26 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
+def _target_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dtype[Any] | None:
+    """The floating dtype a ``Module.to(...)`` call asks for (None: only a device was named)."""
+    wanted = None
+    for arg in (*args, *kwargs.values()):
+        if arg is None or isinstance(arg, bool):
+            continue
+        device = arg if isinstance(arg, str) else getattr(arg, "type", None)
+        if isinstance(device, str) and not isinstance(arg, np.dtype):
+            if device.split(":")[0] != "cpu":
+                raise ValueError(explain(
+                    what=f"Module.to({arg!r}) asks for a device tinytorch does not have",
+                    why="tinytorch runs on the CPU through NumPy; there is no GPU backend",
+                    fix="drop the .to(device) call, or pass 'cpu'",
+                ))
+            continue
+        wanted = np.dtype(arg.dtype if isinstance(arg, Tensor) else getattr(arg, "numpy_dtype",
+                                                                              arg))
+    return wanted if wanted is not None and wanted.kind == "f" else None
+
+
 def _walk(value: Any, name: str) -> Iterator[tuple[str, Any]]:
     """Yield the parameters and modules in ``value``, looking inside lists, tuples and dicts."""
     if isinstance(value, (Parameter, Module)):
@@ -243,8 +312,25 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         shape = (in_features, out_features)
-        self.weight = Parameter(init.lecun_normal(shape, fan_in=in_features))
+        self.weight = mark_layout(Parameter(init.lecun_normal(shape, fan_in=in_features)), IN_OUT)
         self.bias = Parameter(np.zeros(out_features, dtype=np.float32)) if bias else None
+
+    # ``weight`` is a property that keeps its value in the instance dict under the same name, so
+    # discovery still finds "weight" there; the setter checks an assignment on the spot.
+    @property
+    def weight(self) -> Parameter:
+        """The (in_features, out_features) weight, or a tied (out, in) one used transposed."""
+        return self.__dict__["weight"]  # type: ignore[no-any-return]
+
+    @weight.setter
+    def weight(self, value: Parameter) -> None:
+        self.__dict__["weight"] = checked_matrix(value, IN_OUT, (self.in_features,
+                                                                 self.out_features), "Linear")
+
+    def matrix(self) -> Tensor:
+        """W as ``x @ W`` needs it: (in, out), transposing a weight tied from an Embedding."""
+        w = self.weight
+        return w.T if layout_of(w, IN_OUT) == OUT_IN else w
 
     @property
     def weights(self) -> Parameter:
@@ -263,7 +349,7 @@ class Linear(Module):
                 why=f"the last dimension must equal in_features={self.in_features}",
                 fix="flatten the input first, or build the layer with the right in_features",
             ))
-        out = x @ self.weight
+        out = x @ self.matrix()
         return out + self.bias if self.bias is not None else out
 
     def extra_repr(self) -> str:
@@ -341,6 +427,51 @@ class ModuleList(Module):
         return iter(self.items)
 
 
+class ModuleDict(Module):
+    """A dict of modules whose parameters are found, named by key (``'encoder.weight'``).
+
+    Example:
+        >>> heads = ModuleDict({"a": Linear(2, 1), "b": Linear(2, 3)})
+        >>> [name for name, _ in heads.named_parameters()]
+        ['a.weight', 'a.bias', 'b.weight', 'b.bias']
+    """
+
+    def __init__(self, modules: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self._by_key: dict[str, Any] = dict(modules or {})
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        yield from self._by_key.items()
+        yield from ((k, v) for k, v in vars(self).items() if k != "_by_key")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._by_key[key]
+
+    def __setitem__(self, key: str, module: Any) -> None:
+        self._by_key[key] = module
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_key)
+
+    def keys(self) -> Any:
+        """The keys, in insertion order."""
+        return self._by_key.keys()
+
+    def values(self) -> Any:
+        """The modules, in insertion order."""
+        return self._by_key.values()
+
+    def items(self) -> Any:
+        """(key, module) pairs, in insertion order."""
+        return self._by_key.items()
+
+
 class Sequential(ModuleList):
     """Apply layers in order: ``Sequential(a, b, c)`` or ``Sequential([a, b, c])``."""
 
@@ -371,5 +502,5 @@ class Sequential(ModuleList):
 Layer = Module
 Dense = Linear
 
-__all__ = ["Dense", "Dropout", "Flatten", "Identity", "Layer", "Linear", "Module", "ModuleList",
-           "Sequential"]
+__all__ = ["Dense", "Dropout", "Flatten", "Identity", "Layer", "Linear", "Module", "ModuleDict",
+           "ModuleList", "Sequential"]
