@@ -18,18 +18,109 @@ from tinytorch.core.activations import (
     Tanh,
 )
 from tinytorch.core.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
+
+# --- The PyTorch surface: top-level functions, dtypes, devices, save/load (issue 16) ---------
 from tinytorch.core.autograd import (
     Function,
     detect_anomaly,
     enable_autograd,
     enable_grad,
     gradcheck,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
+from tinytorch.core.dtypes import (
+    backends,
+    bool,
+    cuda,
+    device,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
 from tinytorch.core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding
+from tinytorch.core.functions import (
+    abs,
+    all,
+    allclose,
+    any,
+    argmax,
+    argmin,
+    argsort,
+    as_tensor,
+    bmm,
+    chunk,
+    clamp,
+    clip,
+    einsum,
+    empty,
+    empty_like,
+    eq,
+    exp,
+    flatten,
+    from_numpy,
+    full,
+    full_like,
+    gather,
+    ge,
+    gt,
+    index_select,
+    is_tensor,
+    le,
+    linspace,
+    log,
+    log_softmax,
+    lt,
+    masked_fill,
+    matmul,
+    max,
+    mean,
+    min,
+    mm,
+    multinomial,
+    ne,
+    norm,
+    numel,
+    permute,
+    pow,
+    rand_like,
+    randint,
+    randn_like,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sort,
+    split,
+    sqrt,
+    square,
+    squeeze,
+    std,
+    sum,
+    t,
+    tanh,
+    tensor,
+    topk,
+    transpose,
+    tril,
+    triu,
+    unsqueeze,
+    var,
+)
 from tinytorch.core.layers import (
     Dense,
     Dropout,
@@ -57,6 +148,7 @@ from tinytorch.core.spatial import (
     Conv2d,
     MaxPool2d,
 )
+from tinytorch.core.state_io import load, save
 from tinytorch.core.tensor import (
     Parameter,
     Tensor,
@@ -64,7 +156,6 @@ from tinytorch.core.tensor import (
     cat,
     concat,
     eye,
-    full,
     maximum,
     minimum,
     ones,
@@ -79,6 +170,8 @@ from tinytorch.core.tensor import (
 from tinytorch.core.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
 from tinytorch.core.transformer import GPT, LayerNorm, TinyGPT, TransformerBlock, create_causal_mask
+
+# ------------------------------------------------------------------------------------------------
 
 __version__ = "0.1.0"
 
@@ -96,4 +189,18 @@ __all__ = [
     "SiLU", "Softmax", "stack", "Tanh", "Tensor", "TensorDataset", "TinyGPT", "Tokenizer",
     "Trainer", "TransformerBlock", "where", "zeros", "zeros_like",
     "__version__",
+]
+
+# The PyTorch surface (issue 16)
+__all__ += [
+    "abs", "all", "allclose", "any", "argmax", "argmin", "argsort", "as_tensor", "backends",
+    "bmm", "bool", "chunk", "clamp", "clip", "cuda", "device", "double", "einsum", "empty",
+    "empty_like", "eq", "exp", "flatten", "float", "float16", "float32", "float64", "from_numpy",
+    "full_like", "gather", "ge", "gt", "half", "index_select", "inference_mode", "int", "int8",
+    "int16", "int32", "int64", "is_tensor", "le", "linspace", "load", "log", "log_softmax",
+    "long", "lt", "masked_fill", "matmul", "max", "mean", "min", "mm", "multinomial", "ne",
+    "norm", "numel", "permute", "pow", "rand_like", "randint", "randn_like", "relu", "reshape",
+    "save", "short", "sigmoid", "softmax", "sort", "split", "sqrt", "square", "squeeze", "std",
+    "sum", "t", "tanh", "tensor", "topk", "transpose", "tril", "triu", "uint8", "unsqueeze",
+    "var",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,13 +58,30 @@ class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801  (PyTorch's n
 class no_grad(set_grad_enabled):  # noqa: N801
     """Record no graph: for evaluation, inference and optimizer updates.
 
+    Works as ``with no_grad():``, as ``@no_grad()`` and, as in PyTorch, as a bare ``@no_grad``.
+
     Example:
-        >>> with no_grad():
-        ...     pass
+        >>> @no_grad
+        ... def predict(x):
+        ...     return is_grad_enabled()
+        >>> predict(1), is_grad_enabled()
+        (False, True)
     """
 
-    def __init__(self) -> None:
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)  # a bare @no_grad: decorate with a fresh instance
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
         super().__init__(False)
+
+
+class inference_mode(set_grad_enabled):  # noqa: N801
+    """PyTorch's stricter no_grad; here the same thing (``inference_mode(False)`` records)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(not mode)
 
 
 class enable_grad(set_grad_enabled):  # noqa: N801
@@ -156,6 +174,8 @@ class Node:
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` (arrays) until backward runs."""
         self.saved_tensors = values
+        if _versions:  # some array was changed in place: remember what these looked like
+            self._saved_versions = _snapshot_versions(values)
 
     if TYPE_CHECKING:  # free attributes set by a forward (ctx.axis = ...), for type checkers only
         def __getattr__(self, name: str) -> Any: ...
@@ -164,8 +184,8 @@ class Node:
 
     @property
     def name(self) -> str:
-        """The node's readable name, e.g. ``MulBackward``."""
-        return f"{self.function.__name__}Backward"
+        """The node's readable name, e.g. ``MulBackward`` (also its class name)."""
+        return type(self).__name__ if type(self) is not Node else _node_name(self.function)
 
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
@@ -181,6 +201,59 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def _node_name(function: type) -> str:
+    """``<Op>Backward``, with Op the Function's ``op_name`` (its class name by default)."""
+    return f"{function.__dict__.get('op_name', function.__name__)}Backward"
+
+
+# --- In-place versions: a saved array changed in place must not give a silently wrong gradient ---
+# Each array that was changed in place by a Tensor in-place method has a count here, keyed by
+# the id of the array owning the memory (views share their base's count, as in PyTorch). A Node
+# snapshots the counts of what it saved; backward compares. An array never changed counts 0.
+# While nothing was ever changed in place, the dict is empty and both checks cost one `if`.
+
+_versions: dict[int, int] = {}
+
+
+def _memory_owner(array: Any) -> Any:
+    base = array
+    while isinstance(getattr(base, "base", None), np.ndarray):
+        base = base.base
+    return base
+
+
+def bump_version(array: np.ndarray) -> int:
+    """Record that ``array`` (and every view of its memory) was changed in place."""
+    owner = _memory_owner(array)
+    key = id(owner)
+    if key not in _versions:
+        weakref.finalize(owner, _versions.pop, key, None)  # forget it when the array dies
+    _versions[key] = _versions.get(key, 0) + 1
+    return _versions[key]
+
+
+def _snapshot_versions(values: tuple[Any, ...]) -> tuple[int, ...]:
+    return tuple(_versions.get(id(_memory_owner(v)), 0) if isinstance(v, np.ndarray) else 0
+                 for v in values)
+
+
+def _check_versions(node: Node) -> None:
+    """Raise if an array ``node`` saved for backward was changed in place since."""
+    saved = getattr(node, "_saved_versions", None) or (0,) * len(node.saved_tensors)
+    now = _snapshot_versions(node.saved_tensors)
+    for i, (then, current) in enumerate(zip(saved, now, strict=True)):
+        if then != current:
+            raise GraphError(explain(
+                what=f"a tensor needed by {node.name} for gradient computation was modified by "
+                     f"an in-place operation (saved value {i}: version {then} when saved, "
+                     f"{current} now)",
+                why="backward needs the values the forward used; changing them in place "
+                    "afterwards would give a silently wrong gradient",
+                fix="use the out-of-place form (y = y.add(1) instead of y.add_(1)), or .clone() "
+                    "the tensor before changing it",
+            ))
 
 
 @functools.cache
@@ -210,6 +283,16 @@ class Function:
         [2.0, 2.0]
     """
 
+    node_type: type[Node] = Node  # replaced per subclass by <Op>Backward (see __init_subclass__)
+    sets_dtype = False  # True for an op whose result dtype is asked for (a cast): kept as is
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # One cached Node subclass per op, so type(y.grad_fn).__name__ reads "MulBackward" as
+        # in PyTorch. A subclass may set op_name to name itself as users know it ("Conv2d").
+        super().__init_subclass__(**kwargs)
+        attributes = {"__slots__": (), "__module__": cls.__module__}
+        cls.node_type = type(_node_name(cls), (Node,), attributes)
+
     @staticmethod
     def forward(ctx: Node, *args: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -234,12 +317,12 @@ class Function:
                 arrays.append(x if type(x) in _PYTHON_NUMBERS else _constant(x, inputs))
                 needs.append(False)
         record = record and _grad_enabled
-        ctx = Node(cls, inputs, tuple(needs))
+        ctx = cls.node_type(cls, inputs, tuple(needs))
         if _instrumented:
             data = _forward_instrumented(cls, ctx, arrays, params)
         else:
             data = _forward(cls, ctx, arrays, params)
-        if _is_float64(data) and not any(_is_float64(a) for a in arrays):
+        if _is_float64(data) and not any(_is_float64(a) for a in arrays) and not cls.sets_dtype:
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
         return tensor._from_op(data, ctx if record else None)
 
@@ -363,6 +446,8 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
             continue
         if node.released:
             raise _freed_graph_error(node)
+        if _versions:
+            _check_versions(node)
         grads = node.function.backward(node, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
