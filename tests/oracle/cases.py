@@ -595,10 +595,17 @@ def _edge_cases() -> Iterable[OpCase]:
     )
 
 
+def _torch_surface_cases() -> Iterable[OpCase]:
+    """gather, index_select, topk, sort, norm, repeat, einsum, ... (rows in cases_torch.py)."""
+    from tests.oracle.cases_torch import case_table
+
+    return case_table(OpCase)
+
+
 def _build() -> list[OpCase]:
     groups = (_binary_cases, _scalar_cases, _power_cases, _unary_cases, _softmax_cases,
               _selection_cases, _matmul_cases, _reduction_cases, _shape_cases, _index_cases,
-              _join_cases, _compositions, _edge_cases)
+              _join_cases, _compositions, _edge_cases, _torch_surface_cases)
     return [case for group in groups for case in group()]
 
 

@@ -37,7 +37,7 @@ class Norm(Function):
         if math.isinf(p):
             hits = (np.abs(x) == kept) & (kept != 0)
             count = np.maximum(hits.sum(axis=ctx.axes, keepdims=True), 1)
-            return grad * np.sign(x) * hits / count
+            return grad * np.sign(x) * (hits / count).astype(x.dtype, copy=False)
         if p == 2:
             return grad * x / safe
         if p == 1:
