@@ -167,6 +167,10 @@ class InPlaceMethods:
             np.put_along_axis(self.data, idx, source, axis=axis)
         return self._written()
 
+    def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
+        """self[i][index[i][j]] += src[i][j] for ``dim=1``, in place; repeated positions add."""
+        return self.scatter_(dim, index, src, reduce="add")
+
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         """Fill with uniform samples in [a, b) from the global generator, in place."""
         self._check_inplace("uniform_()")
