@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,30 +72,33 @@ class InPlaceMethods:
                     "or detach() the written value if no gradient is wanted",
             ))
 
-    def _written(self) -> Tensor:
-        bump_version(self.data)
-        return self  # type: ignore[return-value]
-
-    def _ufunc_(self, ufunc: np.ufunc, other: Any, what: str) -> Tensor:
-        self._check_inplace(what, other)
+    @contextlib.contextmanager
+    def _writing(self, what: str, operand: Any) -> Iterator[None]:
+        """Word NumPy's errors for a write of ``operand`` into this tensor; bump its version."""
         try:
-            ufunc(self.data, _array(other), out=self.data, casting="same_kind")
+            yield
         except TypeError:
             raise DTypeError(explain(
                 what=f"{what} on a {self.data.dtype} tensor got a "
-                     f"{np.result_type(_array(other))} operand",
+                     f"{np.result_type(_array(operand))} operand",
                 why="an in-place result must fit the tensor's own dtype",
                 fix="convert first (x = x.float()) or use the out-of-place form",
             )) from None
         except ValueError as exc:
             raise ShapeError(explain(
                 what=f"{what} on a tensor of shape {self.data.shape} got an operand of shape "
-                     f"{np.shape(_array(other))} ({exc})",
+                     f"{np.shape(_array(operand))} ({exc})",
                 why="an in-place result keeps the tensor's shape, so the operand must broadcast "
                     "to it (and the tensor must be writable, not an expand() view)",
                 fix="reshape the operand, or use the out-of-place form",
             )) from None
-        return self._written()
+        bump_version(self.data)
+
+    def _ufunc_(self, ufunc: np.ufunc, other: Any, what: str) -> Tensor:
+        self._check_inplace(what, other)
+        with self._writing(what, other):
+            ufunc(self.data, _array(other), out=self.data, casting="same_kind")
+        return self  # type: ignore[return-value]
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
         """self += alpha * other, in place."""
@@ -119,36 +124,32 @@ class InPlaceMethods:
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value``, in place."""
         self._check_inplace("fill_()", value)
-        self.data[...] = _array(value)
-        return self._written()
+        with self._writing("fill_()", value):
+            self.data[...] = _array(value)
+        return self  # type: ignore[return-value]
 
     def copy_(self, src: Any) -> Tensor:
         """Overwrite the elements with ``src`` (broadcast, converted to this dtype), in place."""
         self._check_inplace("copy_()", src)
-        try:
+        with self._writing("copy_()", src):
             np.copyto(self.data, _array(src), casting="unsafe")
-        except ValueError as exc:
-            raise ShapeError(explain(
-                what=f"copy_() of shape {np.shape(_array(src))} into shape {self.data.shape} "
-                     f"({exc})",
-                why="the source must broadcast to the destination's shape",
-                fix="reshape the source to the destination's shape",
-            )) from None
-        return self._written()
+        return self  # type: ignore[return-value]
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """Limit the elements to [min, max], in place."""
         self._check_inplace("clamp_()")
-        np.clip(self.data, min, max, out=self.data)
-        return self._written()
+        with self._writing("clamp_()", 0):
+            np.clip(self.data, min, max, out=self.data)
+        return self  # type: ignore[return-value]
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         """Set the elements where ``mask`` is true to ``value``, in place."""
         self._check_inplace("masked_fill_()", value)
         condition = np.asarray(_array(mask), dtype=bool)
-        np.copyto(self.data, np.asarray(_array(value), dtype=self.data.dtype),
-                  where=np.broadcast_to(condition, self.data.shape))
-        return self._written()
+        with self._writing("masked_fill_()", mask):
+            np.copyto(self.data, np.asarray(_array(value), dtype=self.data.dtype),
+                      where=np.broadcast_to(condition, self.data.shape))
+        return self  # type: ignore[return-value]
 
     def scatter_(self, dim: int, index: Any, src: Any = None, *, value: Any = None,
                  reduce: str | None = None) -> Tensor:
@@ -159,13 +160,14 @@ class InPlaceMethods:
         source = _array(value if src is None else src)
         if np.ndim(source):
             source = np.asarray(source)[tuple(slice(0, n) for n in idx.shape)]
-        if reduce in ("add", "sum"):
-            coords = list(np.indices(idx.shape, sparse=True))
-            coords[axis] = idx
-            np.add.at(self.data, tuple(coords), np.broadcast_to(source, idx.shape))
-        else:
-            np.put_along_axis(self.data, idx, source, axis=axis)
-        return self._written()
+        with self._writing("scatter_()", source):
+            if reduce in ("add", "sum"):
+                coords = list(np.indices(idx.shape, sparse=True))
+                coords[axis] = idx
+                np.add.at(self.data, tuple(coords), np.broadcast_to(source, idx.shape))
+            else:
+                np.put_along_axis(self.data, idx, source, axis=axis)
+        return self  # type: ignore[return-value]
 
     def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
         """self[i][index[i][j]] += src[i][j] for ``dim=1``, in place; repeated positions add."""
@@ -174,19 +176,18 @@ class InPlaceMethods:
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         """Fill with uniform samples in [a, b) from the global generator, in place."""
         self._check_inplace("uniform_()")
-        self.data[...] = get_rng().uniform(a, b, self.data.shape)
-        return self._written()
+        return self.copy_(get_rng().uniform(a, b, self.data.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         """Fill with normal samples from the global generator, in place."""
         self._check_inplace("normal_()")
-        self.data[...] = get_rng().normal(mean, std, self.data.shape)
-        return self._written()
+        return self.copy_(get_rng().normal(mean, std, self.data.shape))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("item assignment (x[index] = value)", value)
-        self.data[plain_index(index)] = _array(value)
-        self._written()
+        what = "item assignment (x[index] = value)"
+        self._check_inplace(what, value)
+        with self._writing(what, value):
+            self.data[plain_index(index)] = _array(value)
 
     # Augmented assignment: in place when allowed; on a graph tensor, out of place (a rebinding).
 

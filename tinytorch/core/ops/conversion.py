@@ -20,7 +20,7 @@ class Cast(Function):
     @staticmethod
     def forward(ctx: Node, x: Array, *, dtype: Any) -> Array:
         ctx.dtype = x.dtype
-        return x.astype(dtype)
+        return x.astype(dtype, order="C")  # always a row-major copy (contiguous() uses it)
 
     @staticmethod
     def backward(ctx: Node, grad: Array) -> Array:
