@@ -34,16 +34,13 @@ from tinytorch.core.autograd import (
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
 from tinytorch.core.dtypes import (
     backends,
-    bool,
     cuda,
     device,
     double,
-    float,
     float16,
     float32,
     float64,
     half,
-    int,
     int8,
     int16,
     int32,
@@ -52,12 +49,24 @@ from tinytorch.core.dtypes import (
     short,
     uint8,
 )
+from tinytorch.core.dtypes import (
+    bool as bool,
+)
+from tinytorch.core.dtypes import (
+    float as float,
+)
+from tinytorch.core.dtypes import (
+    int as int,
+)
 from tinytorch.core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding
 from tinytorch.core.functions import (
-    abs,
-    all,
+    abs as abs,
+)
+from tinytorch.core.functions import (
+    all as all,
+)
+from tinytorch.core.functions import (
     allclose,
-    any,
     argmax,
     argmin,
     argsort,
@@ -87,16 +96,13 @@ from tinytorch.core.functions import (
     lt,
     masked_fill,
     matmul,
-    max,
     mean,
-    min,
     mm,
     multinomial,
     ne,
     norm,
     numel,
     permute,
-    pow,
     rand_like,
     randint,
     randn_like,
@@ -110,7 +116,6 @@ from tinytorch.core.functions import (
     square,
     squeeze,
     std,
-    sum,
     t,
     tanh,
     tensor,
@@ -120,6 +125,21 @@ from tinytorch.core.functions import (
     triu,
     unsqueeze,
     var,
+)
+from tinytorch.core.functions import (
+    any as any,
+)
+from tinytorch.core.functions import (
+    max as max,
+)
+from tinytorch.core.functions import (
+    min as min,
+)
+from tinytorch.core.functions import (
+    pow as pow,
+)
+from tinytorch.core.functions import (
+    sum as sum,
 )
 from tinytorch.core.layers import (
     Dense,
@@ -191,16 +211,17 @@ __all__ = [
     "__version__",
 ]
 
-# The PyTorch surface (issue 16)
+# The PyTorch surface (issue 16). Names that would shadow builtins (max, sum, float, ...) are
+# reachable as tinytorch.max etc. but left out of __all__, so `import *` never replaces them.
 __all__ += [
-    "abs", "all", "allclose", "any", "argmax", "argmin", "argsort", "as_tensor", "backends",
-    "bmm", "bool", "chunk", "clamp", "clip", "cuda", "device", "double", "einsum", "empty",
-    "empty_like", "eq", "exp", "flatten", "float", "float16", "float32", "float64", "from_numpy",
-    "full_like", "gather", "ge", "gt", "half", "index_select", "inference_mode", "int", "int8",
+    "allclose", "argmax", "argmin", "argsort", "as_tensor", "backends",
+    "bmm", "chunk", "clamp", "clip", "cuda", "device", "double", "einsum", "empty",
+    "empty_like", "eq", "exp", "flatten", "float16", "float32", "float64", "from_numpy",
+    "full_like", "gather", "ge", "gt", "half", "index_select", "inference_mode", "int8",
     "int16", "int32", "int64", "is_tensor", "le", "linspace", "load", "log", "log_softmax",
-    "long", "lt", "masked_fill", "matmul", "max", "mean", "min", "mm", "multinomial", "ne",
-    "norm", "numel", "permute", "pow", "rand_like", "randint", "randn_like", "relu", "reshape",
+    "long", "lt", "masked_fill", "matmul", "mean", "mm", "multinomial", "ne",
+    "norm", "numel", "permute", "rand_like", "randint", "randn_like", "relu", "reshape",
     "save", "short", "sigmoid", "softmax", "sort", "split", "sqrt", "square", "squeeze", "std",
-    "sum", "t", "tanh", "tensor", "topk", "transpose", "tril", "triu", "uint8", "unsqueeze",
+    "t", "tanh", "tensor", "topk", "transpose", "tril", "triu", "uint8", "unsqueeze",
     "var",
 ]
