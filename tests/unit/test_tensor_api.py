@@ -429,3 +429,14 @@ def test_version_counts_are_forgotten_with_their_arrays() -> None:
     gc.collect()
     assert len(autograd._versions) == before
     assert isinstance(Parameter(np.ones(1)), Tensor)
+
+
+def test_integer_tensors_index_python_sequences_and_scalars_format() -> None:
+    data = list(range(10))
+    i = tinytorch.randint(0, 5, (3,))[0]
+    assert data[i:i + 3] == [int(i), int(i) + 1, int(i) + 2]
+    assert ["a", "b"][tinytorch.tensor(1)] == "b"
+    with pytest.raises(TypeError):
+        data[Tensor([1.5])]
+    assert f"{Tensor(0.123456):.3f}" == "0.123" and f"{tinytorch.tensor(3):>3d}" == "  3"
+    assert f"{Tensor([1.0, 2.0])}" == repr(Tensor([1.0, 2.0]))

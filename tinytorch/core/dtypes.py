@@ -56,15 +56,16 @@ def resolve_dtype(dtype: Any) -> np.dtype[Any] | None:
     if isinstance(dtype, str):
         name = dtype.removeprefix("torch.")
         if name in _BY_NAME:
-            return np.dtype(_BY_NAME[name])
+            dtype = _BY_NAME[name]
     try:
-        return np.dtype(dtype)
+        resolved: np.dtype[Any] = np.dtype(dtype)
     except TypeError:
         raise DTypeError(explain(
             what=f"{dtype!r} is not a dtype",
             why="a dtype names how each element is stored (float32, int64, bool, ...)",
             fix="pass e.g. tinytorch.float32, tinytorch.long, np.float64 or 'float32'",
         )) from None
+    return resolved
 
 
 def is_dtype(value: Any) -> builtins.bool:

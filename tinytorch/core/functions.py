@@ -46,32 +46,57 @@ def _method_function(name: str, summary: str) -> Callable[..., Any]:
     return function
 
 
-# name -> what it does; each becomes a module-level function calling the Tensor method.
-_METHOD_FUNCTIONS = {
-    "abs": "Absolute value.", "all": "True where all are nonzero.",
-    "any": "True where some are nonzero.", "argmax": "Index of the largest value.",
-    "argmin": "Index of the smallest value.", "argsort": "Positions that sort the tensor.",
-    "bmm": "Batched matrix product.", "chunk": "Split into equal pieces.",
-    "clamp": "Limit to [min, max].", "clip": "Limit to [min, max].", "eq": "Elementwise ==.",
-    "exp": "e ** x.", "flatten": "Merge axes into one.", "gather": "Pick along a dim by index.",
-    "ge": "Elementwise >=.", "gt": "Elementwise >.", "index_select": "Slices at indices.",
-    "le": "Elementwise <=.", "log": "Natural logarithm.", "log_softmax": "log(softmax(x)).",
-    "lt": "Elementwise <.", "masked_fill": "Replace where a mask is true.",
-    "matmul": "Matrix product.", "max": "Largest value, or (values, indices) along a dim.",
-    "mean": "Arithmetic mean.", "min": "Smallest value, or (values, indices) along a dim.",
-    "mm": "Matrix product of matrices.", "ne": "Elementwise !=.", "norm": "The p-norm.",
-    "numel": "Number of elements.", "permute": "Reorder the axes.", "pow": "x ** exponent.",
-    "relu": "max(x, 0).", "reshape": "Same elements, new shape.",
-    "sigmoid": "Logistic sigmoid.", "softmax": "Softmax along a dim.",
-    "sort": "(values, indices) sorted.", "split": "Split into pieces of given sizes.",
-    "sqrt": "Square root.", "square": "x * x.", "squeeze": "Drop size-1 axes.",
-    "std": "Standard deviation.", "sum": "Sum.", "t": "Matrix transpose.",
-    "tanh": "Hyperbolic tangent.", "topk": "The k largest and where they are.",
-    "transpose": "Swap two axes.", "unsqueeze": "Insert a size-1 axis.", "var": "Variance.",
-}
-# Note: this shadows the builtins max, min, sum, abs, all and any in this module (as in torch);
-# the code below does not use them.
-globals().update({name: _method_function(name, doc) for name, doc in _METHOD_FUNCTIONS.items()})
+# Each is the Tensor method of that name called on its first argument. The builtins max, min,
+# sum, abs, all and any are shadowed in this module (as in torch); the code below avoids them.
+abs = _method_function("abs", "Absolute value.")
+all = _method_function("all", "True where all are nonzero.")
+any = _method_function("any", "True where some are nonzero.")
+argmax = _method_function("argmax", "Index of the largest value.")
+argmin = _method_function("argmin", "Index of the smallest value.")
+argsort = _method_function("argsort", "Positions that sort the tensor.")
+bmm = _method_function("bmm", "Batched matrix product.")
+chunk = _method_function("chunk", "Split into equal pieces.")
+clamp = _method_function("clamp", "Limit to [min, max].")
+clip = _method_function("clip", "Limit to [min, max].")
+eq = _method_function("eq", "Elementwise ==.")
+exp = _method_function("exp", "e ** x.")
+flatten = _method_function("flatten", "Merge axes into one.")
+gather = _method_function("gather", "Pick along a dim by index.")
+ge = _method_function("ge", "Elementwise >=.")
+gt = _method_function("gt", "Elementwise >.")
+index_select = _method_function("index_select", "Slices at indices.")
+le = _method_function("le", "Elementwise <=.")
+log = _method_function("log", "Natural logarithm.")
+log_softmax = _method_function("log_softmax", "log(softmax(x)).")
+lt = _method_function("lt", "Elementwise <.")
+masked_fill = _method_function("masked_fill", "Replace where a mask is true.")
+matmul = _method_function("matmul", "Matrix product.")
+max = _method_function("max", "Largest value, or (values, indices) along a dim.")
+mean = _method_function("mean", "Arithmetic mean.")
+min = _method_function("min", "Smallest value, or (values, indices) along a dim.")
+mm = _method_function("mm", "Matrix product of matrices.")
+ne = _method_function("ne", "Elementwise !=.")
+norm = _method_function("norm", "The p-norm.")
+numel = _method_function("numel", "Number of elements.")
+permute = _method_function("permute", "Reorder the axes.")
+pow = _method_function("pow", "x ** exponent.")
+relu = _method_function("relu", "max(x, 0).")
+reshape = _method_function("reshape", "Same elements, new shape.")
+sigmoid = _method_function("sigmoid", "Logistic sigmoid.")
+softmax = _method_function("softmax", "Softmax along a dim.")
+sort = _method_function("sort", "(values, indices) sorted.")
+split = _method_function("split", "Split into pieces of given sizes.")
+sqrt = _method_function("sqrt", "Square root.")
+square = _method_function("square", "x * x.")
+squeeze = _method_function("squeeze", "Drop size-1 axes.")
+std = _method_function("std", "Standard deviation.")
+sum = _method_function("sum", "Sum.")
+t = _method_function("t", "Matrix transpose.")
+tanh = _method_function("tanh", "Hyperbolic tangent.")
+topk = _method_function("topk", "The k largest and where they are.")
+transpose = _method_function("transpose", "Swap two axes.")
+unsqueeze = _method_function("unsqueeze", "Insert a size-1 axis.")
+var = _method_function("var", "Variance.")
 
 
 # --- creating tensors --------------------------------------------------------------------------
@@ -190,14 +215,14 @@ def randint(low: int, high: Any = None, size: Any = None, *, dtype: Any = None,
 def tril(x: TensorLike, diagonal: int = 0) -> Tensor:
     """The lower triangle of the last two axes (others zeroed), differentiable."""
     x = _as_tensor(x)
-    keep = np.tri(*x.shape[-2:], k=diagonal, dtype=bool)
+    keep = np.tri(x.shape[-2], x.shape[-1], k=diagonal, dtype=bool)
     return ops.Where.apply(x, 0, condition=keep)
 
 
 def triu(x: TensorLike, diagonal: int = 0) -> Tensor:
     """The upper triangle of the last two axes (others zeroed), differentiable."""
     x = _as_tensor(x)
-    drop = np.tri(*x.shape[-2:], k=diagonal - 1, dtype=bool)
+    drop = np.tri(x.shape[-2], x.shape[-1], k=diagonal - 1, dtype=bool)
     return ops.Where.apply(0, x, condition=drop)
 
 
@@ -267,7 +292,12 @@ def is_tensor(obj: Any) -> bool:
 
 
 __all__ = [
-    "allclose", "as_tensor", "einsum", "empty", "empty_like", "from_numpy", "full", "full_like",
-    "inference_mode", "is_tensor", "linspace", "multinomial", "no_grad", "rand_like", "randint",
-    "randn_like", "tensor", "tril", "triu", *_METHOD_FUNCTIONS,
+    "abs", "all", "allclose", "any", "argmax", "argmin", "argsort", "as_tensor", "bmm", "chunk",
+    "clamp", "clip", "einsum", "empty", "empty_like", "eq", "exp", "flatten", "from_numpy", "full",
+    "full_like", "gather", "ge", "gt", "index_select", "inference_mode", "is_tensor", "le",
+    "linspace", "log", "log_softmax", "lt", "masked_fill", "matmul", "max", "mean", "min", "mm",
+    "multinomial", "ne", "no_grad", "norm", "numel", "permute", "pow", "rand_like", "randint",
+    "randn_like", "relu", "reshape", "sigmoid", "softmax", "sort", "split", "sqrt", "square",
+    "squeeze", "std", "sum", "t", "tanh", "tensor", "topk", "transpose", "tril", "triu",
+    "unsqueeze", "var",
 ]

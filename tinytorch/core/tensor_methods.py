@@ -14,6 +14,9 @@ Example:
 
 from __future__ import annotations
 
+# A mixin calls the Tensor methods it is mixed into (reshape, _from_op, +, ...), which mypy
+# cannot see from here; these codes would flag every such call.
+# mypy: disable-error-code="attr-defined,return-value,no-any-return,operator,index"
 import builtins
 import math
 from collections.abc import Sequence
@@ -114,17 +117,17 @@ class TorchMethods:
             check_device(device)
         target = resolve_dtype(dtype)
         if target is None or target == self.data.dtype:
-            return self.clone() if copy else self  # type: ignore[attr-defined, return-value]
+            return self.clone() if copy else self
         return self._cast(target)
 
     def _cast(self, target: np.dtype[Any]) -> Tensor:
         if target.kind == "f":
             return ops.Cast.apply(self, dtype=target)
-        return self._from_op(self.data.astype(target), None)  # type: ignore[attr-defined, no-any-return]
+        return self._from_op(self.data.astype(target), None)
 
     def cpu(self) -> Tensor:
         """This tensor (it is already on the CPU)."""
-        return self  # type: ignore[return-value]
+        return self
 
     def type(self, dtype: Any = None) -> Any:
         """With no argument, the type name (``'torch.FloatTensor'``); else ``to(dtype)``."""
@@ -151,20 +154,37 @@ class TorchMethods:
         """The number of elements (PyTorch's other name for ``numel``)."""
         return builtins.int(self.data.size)
 
+    def __index__(self) -> builtins.int:
+        """A one-element integer tensor used as an index: ``data[i:i + n]``, ``labels[t]``."""
+        if self.data.size != 1 or self.data.dtype.kind not in "iub":
+            raise TypeError(explain(
+                what=f"a tensor of shape {self.data.shape} and dtype {self.data.dtype} was used "
+                     "as a Python index",
+                why="only a one-element integer tensor can stand for an int",
+                fix="index with an integer tensor (x.long()), or call .item() / int(x)",
+            ))
+        return builtins.int(self.data.item())
+
+    def __format__(self, spec: str) -> str:
+        """A one-element tensor formats like its number (``f"{loss:.4f}"``), as in PyTorch."""
+        if spec and self.data.size == 1:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
+
     # --- shape -----------------------------------------------------------------------------
 
     def view_as(self, other: Any) -> Tensor:
         """The same elements in ``other``'s shape."""
-        return self.reshape(np.shape(getattr(other, "data", other)))  # type: ignore[attr-defined, no-any-return]
+        return self.reshape(np.shape(getattr(other, "data", other)))
 
     def expand_as(self, other: Any) -> Tensor:
         """Broadcast to ``other``'s shape."""
-        return self.expand(np.shape(getattr(other, "data", other)))  # type: ignore[attr-defined, no-any-return]
+        return self.expand(np.shape(getattr(other, "data", other)))
 
     def contiguous(self) -> Tensor:
         """This tensor if its memory is in row-major order, else a row-major copy."""
         if self.data.flags.c_contiguous:
-            return self  # type: ignore[return-value]
+            return self
         return ops.Cast.apply(self, dtype=self.data.dtype)
 
     def t(self) -> Tensor:
@@ -175,7 +195,7 @@ class TorchMethods:
                 why="t() transposes matrices (at most 2 dimensions)",
                 fix="use transpose(dim0, dim1) or permute(...) for more dimensions",
             ))
-        return self.T  # type: ignore[attr-defined, no-any-return]
+        return self.T
 
     def repeat(self, *sizes: Any) -> Tensor:
         """Tile the tensor: axis i is repeated ``sizes[i]`` times (leading new axes allowed)."""
@@ -190,8 +210,8 @@ class TorchMethods:
         shape = (1,) * (len(reps) - self.data.ndim) + self.data.shape
         interleaved = tuple(n for pair in zip((1,) * len(shape), shape, strict=True) for n in pair)
         spread = tuple(n for pair in zip(reps, shape, strict=True) for n in pair)
-        tiled = self.reshape(interleaved).expand(spread)  # type: ignore[attr-defined]
-        return tiled.reshape(tuple(r * n for r, n in zip(reps, shape, strict=True)))  # type: ignore[no-any-return]
+        tiled = self.reshape(interleaved).expand(spread)
+        return tiled.reshape(tuple(r * n for r, n in zip(reps, shape, strict=True)))
 
     def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         """Pieces along ``dim``: of one size (the last may be smaller) or of the listed sizes."""
@@ -210,7 +230,7 @@ class TorchMethods:
                 ))
         starts = np.cumsum([0, *sizes])
         lead = (slice(None),) * axis
-        return tuple(self[lead + (slice(builtins.int(a), builtins.int(b)),)]  # type: ignore[index]
+        return tuple(self[lead + (slice(builtins.int(a), builtins.int(b)),)]
                      for a, b in zip(starts[:-1], starts[1:], strict=True))
 
     def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
@@ -222,32 +242,32 @@ class TorchMethods:
 
     def add(self, other: Any, alpha: float = 1) -> Tensor:
         """self + alpha * other."""
-        return self + (other if alpha == 1 else other * alpha)  # type: ignore[operator, no-any-return]
+        return self + (other if alpha == 1 else other * alpha)
 
     def sub(self, other: Any, alpha: float = 1) -> Tensor:
         """self - alpha * other."""
-        return self - (other if alpha == 1 else other * alpha)  # type: ignore[operator, no-any-return]
+        return self - (other if alpha == 1 else other * alpha)
 
     def mul(self, other: Any) -> Tensor:
         """self * other."""
-        return self * other  # type: ignore[operator, no-any-return]
+        return self * other
 
     def div(self, other: Any) -> Tensor:
         """self / other."""
-        return self / other  # type: ignore[operator, no-any-return]
+        return self / other
 
     def pow(self, exponent: Any) -> Tensor:
         """self ** exponent."""
-        return self ** exponent  # type: ignore[operator, no-any-return]
+        return self ** exponent
 
     def square(self) -> Tensor:
         """self * self."""
-        return self ** 2  # type: ignore[operator, no-any-return]
+        return self ** 2
 
     def mm(self, other: Any) -> Tensor:
         """Matrix product of two matrices (2-D only, as PyTorch's ``mm``)."""
         _require_ndim("mm", (self, other), 2)
-        return self.matmul(other)  # type: ignore[attr-defined, no-any-return]
+        return self.matmul(other)
 
     def bmm(self, other: Any) -> Tensor:
         """Batched matrix product of (b, n, k) and (b, k, m) tensors."""
@@ -259,7 +279,7 @@ class TorchMethods:
                 why="both batches must hold the same number of matrices",
                 fix="use matmul to broadcast batches, or match the batch sizes",
             ))
-        return self.matmul(other)  # type: ignore[attr-defined, no-any-return]
+        return self.matmul(other)
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False, *,
              axis: Any = None, keepdims: builtins.bool | None = None) -> Tensor:
@@ -278,27 +298,27 @@ class TorchMethods:
 
     def eq(self, other: Any) -> Tensor:
         """Elementwise ==, a bool tensor."""
-        return self == other  # type: ignore[return-value]
+        return self == other
 
     def ne(self, other: Any) -> Tensor:
         """Elementwise !=."""
-        return self != other  # type: ignore[return-value]
+        return self != other
 
     def lt(self, other: Any) -> Tensor:
         """Elementwise <."""
-        return self < other  # type: ignore[operator, no-any-return]
+        return self < other
 
     def le(self, other: Any) -> Tensor:
         """Elementwise <=."""
-        return self <= other  # type: ignore[operator, no-any-return]
+        return self <= other
 
     def gt(self, other: Any) -> Tensor:
         """Elementwise >."""
-        return self > other  # type: ignore[operator, no-any-return]
+        return self > other
 
     def ge(self, other: Any) -> Tensor:
         """Elementwise >=."""
-        return self >= other  # type: ignore[operator, no-any-return]
+        return self >= other
 
     def all(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
             keepdims: builtins.bool | None = None) -> Tensor:
@@ -313,7 +333,7 @@ class TorchMethods:
     def _logic(self, reducer: Any, axis: Any, keepdims: Any) -> Tensor:
         axes = normalize_axes(axis, self.data.ndim)
         out = np.asarray(reducer(self.data, axis=axes, keepdims=builtins.bool(keepdims)))
-        return self._from_op(out, None)  # type: ignore[attr-defined, no-any-return]
+        return self._from_op(out, None)
 
     # --- selection and sorting -------------------------------------------------------------
 
@@ -349,7 +369,7 @@ class TorchMethods:
         order = np.argsort(keys, axis=axis, kind="stable")
         if descending and self.data.dtype.kind == "b":
             order = np.flip(order, axis=axis)
-        return self._from_op(order.astype(np.int64), None)  # type: ignore[attr-defined, no-any-return]
+        return self._from_op(order.astype(np.int64), None)
 
     def sort(self, dim: builtins.int = -1, descending: builtins.bool = False,
              stable: builtins.bool = False) -> ValuesIndices:
@@ -368,7 +388,7 @@ class TorchMethods:
                 fix=f"choose k <= {self.data.shape[axis]}",
             ))
         order = self.argsort(axis, descending=largest).data
-        indices = self._from_op(np.take(order, np.arange(k), axis=axis), None)  # type: ignore[attr-defined]
+        indices = self._from_op(np.take(order, np.arange(k), axis=axis), None)
         return ValuesIndices(self.gather(axis, indices), indices)
 
     # --- dtype shortcuts (last: their names shadow the builtins inside the class body) --------

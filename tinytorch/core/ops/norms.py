@@ -37,9 +37,12 @@ class Norm(Function):
         if math.isinf(p):
             hits = (np.abs(x) == kept) & (kept != 0)
             count = np.maximum(hits.sum(axis=ctx.axes, keepdims=True), 1)
-            return grad * np.sign(x) * (hits / count).astype(x.dtype, copy=False)
-        if p == 2:
-            return grad * x / safe
-        if p == 1:
-            return grad * np.sign(x)
-        return grad * np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+            slope = np.sign(x) * (hits / count).astype(x.dtype, copy=False)
+        elif p == 2:
+            slope = x / safe
+        elif p == 1:
+            slope = np.sign(x)
+        else:
+            slope = np.sign(x) * np.abs(x) ** (p - 1) / safe ** (p - 1)
+        out: Array = grad * slope
+        return out

@@ -12,7 +12,7 @@ Array = np.ndarray
 
 def _grid(index: Array, axis: int) -> tuple[Array, ...]:
     """Full integer coordinates for ``take_along_axis(x, index, axis)``, for a scatter-add."""
-    coords = list(np.indices(index.shape, sparse=True))
+    coords: list[Array] = list(np.indices(index.shape, sparse=True))
     coords[axis] = index
     return tuple(coords)
 
