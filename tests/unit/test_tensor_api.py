@@ -440,3 +440,35 @@ def test_integer_tensors_index_python_sequences_and_scalars_format() -> None:
         data[Tensor([1.5])]
     assert f"{Tensor(0.123456):.3f}" == "0.123" and f"{tinytorch.tensor(3):>3d}" == "  3"
     assert f"{Tensor([1.0, 2.0])}" == repr(Tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Conv2d(3, 4, 3), lambda: nn.MaxPool2d(2),
+                                  lambda: nn.AvgPool2d(2), lambda: nn.BatchNorm2d(3),
+                                  lambda: nn.Linear(6, 2), lambda: nn.LayerNorm(6)],
+                         ids=["conv", "maxpool", "avgpool", "batchnorm", "linear", "layernorm"])
+def test_float64_input_to_float32_layers_promotes_in_every_layer(make) -> None:  # type: ignore[no-untyped-def]
+    manual_seed(0)
+    layer = make()
+    x = Tensor(np.random.default_rng(0).normal(size=(2, 3, 6, 6)), dtype=np.float64,
+               requires_grad=True)
+    out = layer(x)
+    assert out.dtype == np.float64
+    out.sum().backward()
+    assert x.grad.dtype == np.float64
+    assert all(p.grad.dtype == np.float32 for p in layer.parameters())
+
+
+def test_mask_logic_triangles_and_new_tensors() -> None:
+    causal = tinytorch.ones(3, 3, dtype=tinytorch.bool).tril()
+    assert causal.dtype == np.bool_ and causal.tolist() == np.tri(3, dtype=bool).tolist()
+    blocked = ~causal
+    assert blocked.tolist() == (~np.tri(3, dtype=bool)).tolist()
+    assert (causal & blocked).any().item() is False and (causal | blocked).all().item() is True
+    assert (causal ^ causal).any().item() is False and causal.logical_not().tolist() == \
+        blocked.tolist()
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], dtype=np.float64)
+    assert x.triu(1).tolist() == [[0.0, 2.0], [0.0, 0.0]]
+    assert x.new_zeros(2, 3).dtype == np.float64 and x.new_ones((1,)).tolist() == [1.0]
+    assert x.new_full((2,), 5).tolist() == [5.0, 5.0]
+    assert x.new_tensor([1, 2]).dtype == np.float64
+    assert x.new_zeros(2, dtype=tinytorch.long).dtype == np.int64

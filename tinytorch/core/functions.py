@@ -95,6 +95,8 @@ t = _method_function("t", "Matrix transpose.")
 tanh = _method_function("tanh", "Hyperbolic tangent.")
 topk = _method_function("topk", "The k largest and where they are.")
 transpose = _method_function("transpose", "Swap two axes.")
+tril = _method_function("tril", "The lower triangle, the rest zeroed.")
+triu = _method_function("triu", "The upper triangle, the rest zeroed.")
 unsqueeze = _method_function("unsqueeze", "Insert a size-1 axis.")
 var = _method_function("var", "Variance.")
 
@@ -210,20 +212,6 @@ def randint(low: int, high: Any = None, size: Any = None, *, dtype: Any = None,
         ))
     data = get_rng().integers(low, high, _shape_arg((size,)))
     return Tensor._from_op(data.astype(_factory_dtype(dtype, device, np.int64)), None)
-
-
-def tril(x: TensorLike, diagonal: int = 0) -> Tensor:
-    """The lower triangle of the last two axes (others zeroed), differentiable."""
-    x = _as_tensor(x)
-    keep = np.tri(x.shape[-2], x.shape[-1], k=diagonal, dtype=bool)
-    return ops.Where.apply(x, 0, condition=keep)
-
-
-def triu(x: TensorLike, diagonal: int = 0) -> Tensor:
-    """The upper triangle of the last two axes (others zeroed), differentiable."""
-    x = _as_tensor(x)
-    drop = np.tri(x.shape[-2], x.shape[-1], k=diagonal - 1, dtype=bool)
-    return ops.Where.apply(0, x, condition=drop)
 
 
 # --- sampling, products, comparisons -------------------------------------------------------

@@ -26,7 +26,14 @@ import numpy as np
 
 from tinytorch.core import ops
 from tinytorch.core.broadcasting import normalize_axes, normalize_axis
-from tinytorch.core.dtypes import CPU, check_device, device, is_dtype, resolve_dtype
+from tinytorch.core.dtypes import (
+    CPU,
+    check_device,
+    device,
+    is_dtype,
+    require_device_arg,
+    resolve_dtype,
+)
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
 
 if TYPE_CHECKING:
@@ -320,6 +327,29 @@ class TorchMethods:
         """Elementwise >=."""
         return self >= other
 
+    def _logical(self, other: Any, ufunc: np.ufunc) -> Tensor:
+        return self._from_op(ufunc(self.data, np.asarray(getattr(other, "data", other))), None)
+
+    def __invert__(self) -> Tensor:
+        """``~mask``: logical not of a bool tensor (bitwise not of an integer one)."""
+        return self._from_op(np.invert(self.data), None)
+
+    def __and__(self, other: Any) -> Tensor:
+        """``a & b`` of bool (or integer) tensors."""
+        return self._logical(other, np.bitwise_and)
+
+    def __or__(self, other: Any) -> Tensor:
+        """``a | b`` of bool (or integer) tensors."""
+        return self._logical(other, np.bitwise_or)
+
+    def __xor__(self, other: Any) -> Tensor:
+        """``a ^ b`` of bool (or integer) tensors."""
+        return self._logical(other, np.bitwise_xor)
+
+    def logical_not(self) -> Tensor:
+        """True where the element is zero."""
+        return self._from_op(np.logical_not(self.data), None)
+
     def all(self, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
             keepdims: builtins.bool | None = None) -> Tensor:
         """True where every element over ``dim`` is nonzero."""
@@ -334,6 +364,40 @@ class TorchMethods:
         axes = normalize_axes(axis, self.data.ndim)
         out = np.asarray(reducer(self.data, axis=axes, keepdims=builtins.bool(keepdims)))
         return self._from_op(out, None)
+
+    # --- triangles and new tensors like this one ---------------------------------------------
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        """The lower triangle of the last two axes (the rest zeroed), differentiable."""
+        keep = np.tri(self.data.shape[-2], self.data.shape[-1], k=diagonal, dtype=np.bool_)
+        return ops.Where.apply(self, np.zeros((), self.data.dtype), condition=keep)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        """The upper triangle of the last two axes (the rest zeroed), differentiable."""
+        drop = np.tri(self.data.shape[-2], self.data.shape[-1], k=diagonal - 1, dtype=np.bool_)
+        return ops.Where.apply(np.zeros((), self.data.dtype), self, condition=drop)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None,
+                 device: Any = None) -> Tensor:
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype."""
+        require_device_arg(device)
+        target = resolve_dtype(dtype) or self.data.dtype
+        shape = (size,) if isinstance(size, (builtins.int, np.integer)) else tuple(size)
+        return self._from_op(np.full(shape, fill_value, dtype=target), None)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """Zeros of ``size`` with this tensor's dtype."""
+        return self.new_full(_size(size), 0, dtype=dtype, device=device)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """Ones of ``size`` with this tensor's dtype."""
+        return self.new_full(_size(size), 1, dtype=dtype, device=device)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype (unless ``dtype`` is given)."""
+        require_device_arg(device)
+        target = resolve_dtype(dtype) or self.data.dtype
+        return self._from_op(np.array(getattr(data, "data", data), dtype=target), None)
 
     # --- selection and sorting -------------------------------------------------------------
 
@@ -427,6 +491,13 @@ def promote_floats(*tensors: Any) -> tuple[Any, ...]:
     """
     target = np.result_type(*(t.data.dtype for t in tensors if t is not None))
     return tuple(None if t is None else t.to(target) for t in tensors)
+
+
+def _size(size: tuple[Any, ...]) -> tuple[builtins.int, ...]:
+    """``(2, 3)`` from ``f(2, 3)`` or ``f((2, 3))``."""
+    if len(size) == 1 and not isinstance(size[0], (builtins.int, np.integer)):
+        size = tuple(size[0])
+    return tuple(builtins.int(n) for n in size)
 
 
 def _require_ndim(what: str, operands: Sequence[Any], ndim: builtins.int) -> None:
