@@ -174,8 +174,8 @@ class Node:
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` (arrays) until backward runs."""
         self.saved_tensors = values
-        if _versions:  # some array was changed in place: remember what these looked like
-            self._saved_versions = _snapshot_versions(values)
+        if _versions:  # something was changed in place: note when these were saved
+            self._saved_epoch = _epoch
 
     if TYPE_CHECKING:  # free attributes set by a forward (ctx.axis = ...), for type checkers only
         def __getattr__(self, name: str) -> Any: ...
@@ -209,12 +209,15 @@ def _node_name(function: type) -> str:
 
 
 # --- In-place versions: a saved array changed in place must not give a silently wrong gradient ---
-# Each array that was changed in place by a Tensor in-place method has a count here, keyed by
-# the id of the array owning the memory (views share their base's count, as in PyTorch). A Node
-# snapshots the counts of what it saved; backward compares. An array never changed counts 0.
-# While nothing was ever changed in place, the dict is empty and both checks cost one `if`.
+# Each array changed in place by a Tensor in-place method has an entry here, keyed by the id of
+# the array owning the memory (views share their base's entry, as in PyTorch): its version (how
+# many changes) and the epoch of its last change, where the epoch counts every in-place change
+# in the process. A Node notes the epoch when it saves arrays; backward has nothing to check
+# when no change happened since, and otherwise looks up each saved array. While nothing was
+# ever changed in place the dict is empty, and each of the two checks costs one `if`.
 
-_versions: dict[int, int] = {}
+_versions: dict[int, list[int]] = {}  # memory owner's id -> [version, epoch of the last change]
+_epoch = 0
 
 
 def _memory_owner(array: Any) -> Any:
@@ -226,29 +229,31 @@ def _memory_owner(array: Any) -> Any:
 
 def bump_version(array: np.ndarray) -> int:
     """Record that ``array`` (and every view of its memory) was changed in place."""
+    global _epoch
+    _epoch += 1
     owner = _memory_owner(array)
     key = id(owner)
-    if key not in _versions:
+    entry = _versions.get(key)
+    if entry is None:
         weakref.finalize(owner, _versions.pop, key, None)  # forget it when the array dies
-    _versions[key] = _versions.get(key, 0) + 1
-    return _versions[key]
-
-
-def _snapshot_versions(values: tuple[Any, ...]) -> tuple[int, ...]:
-    return tuple(_versions.get(id(_memory_owner(v)), 0) if isinstance(v, np.ndarray) else 0
-                 for v in values)
+        entry = _versions[key] = [0, 0]
+    entry[0] += 1
+    entry[1] = _epoch
+    return entry[0]
 
 
 def _check_versions(node: Node) -> None:
     """Raise if an array ``node`` saved for backward was changed in place since."""
-    saved = getattr(node, "_saved_versions", None) or (0,) * len(node.saved_tensors)
-    now = _snapshot_versions(node.saved_tensors)
-    for i, (then, current) in enumerate(zip(saved, now, strict=True)):
-        if then != current:
+    saved_at = getattr(node, "_saved_epoch", 0)
+    if saved_at == _epoch:
+        return  # nothing at all was changed in place since the save
+    for i, value in enumerate(node.saved_tensors):
+        entry = _versions.get(id(_memory_owner(value))) if isinstance(value, np.ndarray) else None
+        if entry is not None and entry[1] > saved_at:
             raise GraphError(explain(
                 what=f"a tensor needed by {node.name} for gradient computation was modified by "
-                     f"an in-place operation (saved value {i}: version {then} when saved, "
-                     f"{current} now)",
+                     f"an in-place operation after it was saved (saved value {i}, now at "
+                     f"version {entry[0]})",
                 why="backward needs the values the forward used; changing them in place "
                     "afterwards would give a silently wrong gradient",
                 fix="use the out-of-place form (y = y.add(1) instead of y.add_(1)), or .clone() "
