@@ -94,3 +94,23 @@ def test_optimizer_data_updates_stay_outside_the_version_check() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[2] < losses[0]
+
+
+def test_unrelated_in_place_change_after_the_forward_is_no_error() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([3.0, 4.0])
+    y = w * x                            # Mul saved w and x
+    other = tinytorch.zeros(2)
+    other.add_(1.0)                      # an in-place change, but not of a saved array
+    y.sum().backward()
+    assert w.grad.tolist() == [3.0, 4.0]
+
+
+def test_retained_graph_catches_a_change_between_two_backwards() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    y.backward(retain_graph=True)
+    with tinytorch.no_grad():
+        w.mul_(3.0)
+    with pytest.raises(GraphError, match="version 1"):
+        y.backward()
