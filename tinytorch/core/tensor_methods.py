@@ -327,24 +327,21 @@ class TorchMethods:
         """Elementwise >=."""
         return self >= other
 
-    def _logical(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        return self._from_op(ufunc(self.data, np.asarray(getattr(other, "data", other))), None)
-
     def __invert__(self) -> Tensor:
         """``~mask``: logical not of a bool tensor (bitwise not of an integer one)."""
         return self._from_op(np.invert(self.data), None)
 
     def __and__(self, other: Any) -> Tensor:
         """``a & b`` of bool (or integer) tensors."""
-        return self._logical(other, np.bitwise_and)
+        return self._compare(other, np.bitwise_and)
 
     def __or__(self, other: Any) -> Tensor:
         """``a | b`` of bool (or integer) tensors."""
-        return self._logical(other, np.bitwise_or)
+        return self._compare(other, np.bitwise_or)
 
     def __xor__(self, other: Any) -> Tensor:
         """``a ^ b`` of bool (or integer) tensors."""
-        return self._logical(other, np.bitwise_xor)
+        return self._compare(other, np.bitwise_xor)
 
     def logical_not(self) -> Tensor:
         """True where the element is zero."""
