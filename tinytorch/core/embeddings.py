@@ -89,6 +89,8 @@ def _scatter_add_rows(ids: Array, grad: Array, num_rows: int) -> Array:
 class EmbeddingLookup(Function):
     """out = weight[ids]: a gather forward and a scatter-add backward into the table."""
 
+    op_name = "Embedding"  # its grad_fn is EmbeddingBackward, the name PyTorch users know
+
     @staticmethod
     def forward(ctx: Node, weight: Array, *, ids: Array, padding_idx: int | None = None) -> Array:
         ctx.ids, ctx.num_rows, ctx.padding_idx = ids, weight.shape[0], padding_idx

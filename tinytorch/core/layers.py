@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core import init
+from tinytorch.core.dtypes import check_device, is_dtype, resolve_dtype
 from tinytorch.core.errors import SerializationError, ShapeError, explain
 from tinytorch.core.rng import get_rng
 from tinytorch.core.serialization import load_arrays, save_arrays
@@ -144,7 +145,7 @@ class Module:
         any other device is refused. Returns self.
 
         Raises:
-            ValueError: a device other than the CPU.
+            ConfigError: a device other than the CPU.
         """
         dtype = _target_dtype(args, kwargs)
         if dtype is None:
@@ -270,22 +271,21 @@ class Module:
 
 
 def _target_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dtype[Any] | None:
-    """The floating dtype a ``Module.to(...)`` call asks for (None: only a device was named)."""
+    """The floating dtype a ``Module.to(...)`` call asks for (None: only a device was named).
+
+    Arguments are read as ``Tensor.to`` reads them: a dtype, a tensor (its dtype) or a device;
+    a GPU device raises the ``ConfigError`` of ``tinytorch.device``.
+    """
     wanted = None
     for arg in (*args, *kwargs.values()):
-        if arg is None or isinstance(arg, bool):
-            continue
-        device = arg if isinstance(arg, str) else getattr(arg, "type", None)
-        if isinstance(device, str) and not isinstance(arg, np.dtype):
-            if device.split(":")[0] != "cpu":
-                raise ValueError(explain(
-                    what=f"Module.to({arg!r}) asks for a device tinytorch does not have",
-                    why="tinytorch runs on the CPU through NumPy; there is no GPU backend",
-                    fix="drop the .to(device) call, or pass 'cpu'",
-                ))
-            continue
-        wanted = np.dtype(arg.dtype if isinstance(arg, Tensor) else getattr(arg, "numpy_dtype",
-                                                                              arg))
+        if isinstance(arg, bool) or arg is None:
+            continue                                    # non_blocking=, copy=, device=None
+        if isinstance(arg, Tensor):
+            wanted = arg.data.dtype
+        elif is_dtype(arg):
+            wanted = resolve_dtype(arg)
+        else:
+            check_device(arg)
     return wanted if wanted is not None and wanted.kind == "f" else None
 
 
