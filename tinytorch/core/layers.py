@@ -430,46 +430,57 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules whose parameters are found, named by key (``'encoder.weight'``).
 
+    Each entry is also a plain attribute, so ``heads["cls"]`` and ``heads.cls`` are the same
+    module (PyTorch's habit, with no ``__getattr__`` behind it).
+
     Example:
         >>> heads = ModuleDict({"a": Linear(2, 1), "b": Linear(2, 3)})
-        >>> [name for name, _ in heads.named_parameters()]
-        ['a.weight', 'a.bias', 'b.weight', 'b.bias']
+        >>> [name for name, _ in heads.named_parameters()], heads.a is heads["a"]
+        (['a.weight', 'a.bias', 'b.weight', 'b.bias'], True)
     """
 
     def __init__(self, modules: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self._by_key: dict[str, Any] = dict(modules or {})
-
-    def _members(self) -> Iterator[tuple[str, Any]]:
-        yield from self._by_key.items()
-        yield from ((k, v) for k, v in vars(self).items() if k != "_by_key")
-
-    def __getitem__(self, key: str) -> Any:
-        return self._by_key[key]
+        self._keys: list[str] = []
+        for key, module in (modules or {}).items():
+            self[key] = module
 
     def __setitem__(self, key: str, module: Any) -> None:
-        self._by_key[key] = module
+        if hasattr(type(self), key) or key in ("training", "_keys"):
+            raise KeyError(explain(
+                what=f"ModuleDict key {key!r} is the name of a ModuleDict attribute",
+                why="entries are also attributes, so this key would hide that attribute",
+                fix="choose another key",
+            ))
+        setattr(self, key, module)
+        if key not in self._keys:
+            self._keys.append(key)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._by_key
+        return key in self._keys
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return len(self._keys)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._by_key)
+        return iter(list(self._keys))
 
-    def keys(self) -> Any:
+    def keys(self) -> list[str]:
         """The keys, in insertion order."""
-        return self._by_key.keys()
+        return list(self._keys)
 
-    def values(self) -> Any:
+    def values(self) -> list[Any]:
         """The modules, in insertion order."""
-        return self._by_key.values()
+        return [getattr(self, key) for key in self._keys]
 
-    def items(self) -> Any:
+    def items(self) -> list[tuple[str, Any]]:
         """(key, module) pairs, in insertion order."""
-        return self._by_key.items()
+        return [(key, getattr(self, key)) for key in self._keys]
 
 
 class Sequential(ModuleList):
