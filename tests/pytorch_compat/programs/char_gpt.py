@@ -1,3 +1,4 @@
+# ruff: noqa: N806, N812  (written as PyTorch tutorials write it: B, T, C, X, F)
 """A nanoGPT-style character model: causal self-attention blocks, tied embeddings, AdamW."""
 
 import math
@@ -117,7 +118,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
         for _ in range(max_new_tokens):
-            idx_cond = idx if idx.size(1) <= self.config.block_size else idx[:, -self.config.block_size:]
+            block = self.config.block_size
+            idx_cond = idx if idx.size(1) <= block else idx[:, -block:]
             logits, _ = self(idx_cond)
             logits = logits[:, -1, :] / temperature
             if top_k is not None:

@@ -1,3 +1,4 @@
+# ruff: noqa: N806, B007  (written as the PyTorch quickstart writes it)
 """The PyTorch quickstart, on synthetic 8x8 "images" of 10 classes (no download needed)."""
 
 import numpy as np
