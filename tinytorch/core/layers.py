@@ -329,7 +329,7 @@ class Linear(Module):
 
     def matrix(self) -> Tensor:
         """W as ``x @ W`` needs it: (in, out), transposing a weight tied from an Embedding."""
-        w = self.weight
+        w: Tensor = self.weight
         return w.T if layout_of(w, IN_OUT) == OUT_IN else w
 
     @property

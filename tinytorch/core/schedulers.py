@@ -34,12 +34,13 @@ def set_group_rates(optimizer: Any, rates: Sequence[float]) -> None:
     if not groups:
         optimizer.lr = rates[0]  # upstream's optimizers: one plain attribute
         return
-    for group, rate in zip(groups, rates if len(rates) > 1 else rates * len(groups), strict=True):
+    for group, rate in zip(groups, list(rates) * (1 if len(rates) > 1 else len(groups)),
+                           strict=True):
         group["lr"] = rate
 
 
 def _per_group(value: float | Sequence[float], count: int, name: str) -> list[float]:
-    values = [float(v) for v in value] if isinstance(value, (list, tuple)) else [float(value)]
+    values = [float(v) for v in value] if isinstance(value, Sequence) else [float(value)]
     if len(values) == 1:
         values *= count
     if len(values) != count:
@@ -197,8 +198,8 @@ class LambdaLR(LRScheduler):
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]]) -> None:
         super().__init__(optimizer)
         count = len(self.base_lrs)
-        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else (
-            [lr_lambda] * count)
+        self.lr_lambdas: list[Callable[[int], float]] = (
+            list(lr_lambda) if isinstance(lr_lambda, Sequence) else [lr_lambda] * count)
         if len(self.lr_lambdas) != count:
             raise ValueError(explain(
                 what=f"LambdaLR got {len(self.lr_lambdas)} functions for {count} groups",
