@@ -114,3 +114,13 @@ def test_plain_parameter_assignment_keeps_working_in_the_layers_own_layout() -> 
     layer.weight = replacement
     assert layer.weights is replacement
     assert layer(Tensor(np.ones((1, 3)))).tolist() == [[3.0, 3.0]]
+
+
+def test_module_zero_grad_can_keep_zeroed_arrays() -> None:
+    layer = nn.Linear(2, 2)
+    layer(Tensor(np.ones((1, 2)))).sum().backward()
+    grad = layer.weight.grad
+    layer.zero_grad(set_to_none=False)
+    assert layer.weight.grad is grad and not grad.data.any()
+    layer.zero_grad()
+    assert layer.weight.grad is None

@@ -289,3 +289,19 @@ def test_adamw_decay_is_decoupled_from_the_gradient() -> None:
     Adam([q], lr=0.1, weight_decay=0.5).step()
     assert p.data.tolist() == pytest.approx([2.0 * (1 - 0.1 * 0.5)])   # only the shrink
     assert q.data.tolist() == pytest.approx([2.0 - 0.1])               # L2 grad, normalised
+
+
+def test_add_param_group_trains_new_parameters_with_their_own_settings() -> None:
+    a, b = _params()
+    opt = SGD([a], lr=0.1, momentum=0.9)
+    opt.add_param_group({"params": [b], "lr": 0.5})
+    assert opt.param_groups[1] == {"params": [b], "lr": 0.5, "momentum": 0.9,
+                                   "weight_decay": 0.0, "nesterov": False, "dampening": 0.0}
+    assert opt.parameters is opt.params and opt.params[-1] is b
+    b.grad = np.ones(3, dtype=np.float32)
+    before = b.data.copy()
+    opt.step()
+    np.testing.assert_allclose(b.data, before - 0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="appears twice"):
+        opt.add_param_group({"params": [a]})
+    assert len(opt.param_groups) == 2

@@ -173,10 +173,13 @@ class Module:
         """Evaluation mode: dropout off, batch norm uses running statistics."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (or fill it with zeros when ``set_to_none=False``)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data.fill(0)
 
     def num_parameters(self) -> int:
         """The number of learnable scalars."""

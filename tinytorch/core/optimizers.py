@@ -95,6 +95,23 @@ class Optimizer:
             name: [None] * len(self.params) for name in self.buffer_names}
         self._scratch: list[Array] = []  # flat work buffers, allocated on first use
 
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Train more parameters from now on, with their own hyper-parameters (PyTorch's way
+        to unfreeze a layer during fine-tuning); unnamed settings take ``defaults``.
+
+        Raises:
+            ValueError: an unknown key, or a parameter that this optimizer already trains.
+        """
+        (new,) = _make_groups([group], self.defaults)
+        _check_params(self.params + new["params"], type(self).__name__)
+        self.param_groups.append(new)
+        self.params.extend(new["params"])  # in place: .parameters is the same list
+        self._owner.extend([len(self.param_groups) - 1] * len(new["params"]))
+        self.step_counts.extend([0] * len(new["params"]))
+        for buffers in self.state.values():
+            buffers.extend([None] * len(new["params"]))
+        self._scratch.clear()  # the largest parameter may have grown
+
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={getattr(self, name)!r}"
                              for name in self.hyperparameter_names)
