@@ -627,8 +627,9 @@ def format_machine(machine: dict[str, Any]) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
-        description="Time tinytorch against PyTorch and raw NumPy on fixed workloads.",
+        prog="tinytorch bench",
+        description="Time tinytorch against PyTorch and raw NumPy on fixed workloads "
+                    "(`python -m benchmarks` runs the same).",
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--only", metavar="NAME[,NAME]", help="run only these workloads")
@@ -702,6 +703,10 @@ def main(argv: Sequence[str] | None = None, workloads: Sequence[Workload] | None
     print(format_table(report))
     print()
     print(format_machine(report["machine"]))
+    if optional_torch() is None:
+        print("\nPyTorch is not installed, so the torch columns and tinytorch/torch ratios are "
+              "empty.\nTo get them: pip install torch (CPU wheels: pip install torch "
+              "--index-url https://download.pytorch.org/whl/cpu), then run this again.")
     atomic_write_text(args.json, json.dumps(report, indent=2, sort_keys=False) + "\n")
     print(f"\nJSON report: {args.json}")
 

@@ -90,3 +90,10 @@ def assert_matches_torch(
         actual_grad = np.zeros_like(inputs[i]) if a.grad is None else to_numpy(a.grad)
         np.testing.assert_allclose(actual_grad, expected_grad, atol=atol, rtol=rtol,
                                    err_msg=f"gradient of input {i} differs from torch")
+
+
+def assert_three_parts(message: str, *values: str) -> None:
+    """A user-facing error says what, why and how to fix, and names the given values."""
+    assert "\n  why: " in message and "\n  fix: " in message, message
+    for value in values:
+        assert value in message, f"{value!r} missing from:\n{message}"

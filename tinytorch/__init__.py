@@ -7,6 +7,9 @@ modules). Importing tinytorch has no side effects.
 
 from __future__ import annotations
 
+# The PyTorch-style faces, so that `import tinytorch as torch` alone reaches torch.nn, torch.optim,
+# torch.utils.data (plain imports of modules that import only core: no side effects, no cycle).
+from tinytorch import nn, optim, utils
 from tinytorch.core.activations import (
     GELU,
     LeakyReLU,
@@ -18,18 +21,129 @@ from tinytorch.core.activations import (
     Tanh,
 )
 from tinytorch.core.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
+
+# --- The PyTorch surface: top-level functions, dtypes, devices, save/load (issue 16) ---------
 from tinytorch.core.autograd import (
     Function,
     detect_anomaly,
     enable_autograd,
     enable_grad,
     gradcheck,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
 from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset
+from tinytorch.core.dtypes import (
+    backends,
+    cuda,
+    device,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
+from tinytorch.core.dtypes import (
+    bool as bool,
+)
+from tinytorch.core.dtypes import (
+    float as float,
+)
+from tinytorch.core.dtypes import (
+    int as int,
+)
 from tinytorch.core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding
+from tinytorch.core.functions import (
+    abs as abs,
+)
+from tinytorch.core.functions import (
+    all as all,
+)
+from tinytorch.core.functions import (
+    allclose,
+    argmax,
+    argmin,
+    argsort,
+    as_tensor,
+    bmm,
+    chunk,
+    clamp,
+    clip,
+    einsum,
+    empty,
+    empty_like,
+    eq,
+    exp,
+    flatten,
+    from_numpy,
+    full,
+    full_like,
+    gather,
+    ge,
+    gt,
+    index_select,
+    is_tensor,
+    le,
+    linspace,
+    log,
+    log_softmax,
+    lt,
+    masked_fill,
+    matmul,
+    mean,
+    mm,
+    multinomial,
+    ne,
+    norm,
+    numel,
+    permute,
+    rand_like,
+    randint,
+    randn_like,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sort,
+    split,
+    sqrt,
+    square,
+    squeeze,
+    std,
+    t,
+    tanh,
+    tensor,
+    topk,
+    transpose,
+    tril,
+    triu,
+    unsqueeze,
+    var,
+)
+from tinytorch.core.functions import (
+    any as any,
+)
+from tinytorch.core.functions import (
+    max as max,
+)
+from tinytorch.core.functions import (
+    min as min,
+)
+from tinytorch.core.functions import (
+    pow as pow,
+)
+from tinytorch.core.functions import (
+    sum as sum,
+)
 from tinytorch.core.layers import (
     Dense,
     Dropout,
@@ -57,6 +171,7 @@ from tinytorch.core.spatial import (
     Conv2d,
     MaxPool2d,
 )
+from tinytorch.core.state_io import load, save
 from tinytorch.core.tensor import (
     Parameter,
     Tensor,
@@ -64,7 +179,6 @@ from tinytorch.core.tensor import (
     cat,
     concat,
     eye,
-    full,
     maximum,
     minimum,
     ones,
@@ -79,6 +193,8 @@ from tinytorch.core.tensor import (
 from tinytorch.core.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
 from tinytorch.core.transformer import GPT, LayerNorm, TinyGPT, TransformerBlock, create_causal_mask
+
+# ------------------------------------------------------------------------------------------------
 
 __version__ = "0.1.0"
 
@@ -96,4 +212,20 @@ __all__ = [
     "SiLU", "Softmax", "stack", "Tanh", "Tensor", "TensorDataset", "TinyGPT", "Tokenizer",
     "Trainer", "TransformerBlock", "where", "zeros", "zeros_like",
     "__version__",
+    "nn", "optim", "utils",
+]
+
+# The PyTorch surface (issue 16). Names that would shadow builtins (max, sum, float, ...) are
+# reachable as tinytorch.max etc. but left out of __all__, so `import *` never replaces them.
+__all__ += [
+    "allclose", "argmax", "argmin", "argsort", "as_tensor", "backends",
+    "bmm", "chunk", "clamp", "clip", "cuda", "device", "double", "einsum", "empty",
+    "empty_like", "eq", "exp", "flatten", "float16", "float32", "float64", "from_numpy",
+    "full_like", "gather", "ge", "gt", "half", "index_select", "inference_mode", "int8",
+    "int16", "int32", "int64", "is_tensor", "le", "linspace", "load", "log", "log_softmax",
+    "long", "lt", "masked_fill", "matmul", "mean", "mm", "multinomial", "ne",
+    "norm", "numel", "permute", "rand_like", "randint", "randn_like", "relu", "reshape",
+    "save", "short", "sigmoid", "softmax", "sort", "split", "sqrt", "square", "squeeze", "std",
+    "t", "tanh", "tensor", "topk", "transpose", "tril", "triu", "uint8", "unsqueeze",
+    "var",
 ]

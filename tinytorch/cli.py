@@ -245,7 +245,8 @@ def _write_outputs(args: argparse.Namespace, results: Sequence[MilestoneResult],
             "seed": args.seed,
             "passed": all(r.passed for r in results),
             "total_seconds": round(total, 3),
-            "blas_threads": threads_note,
+            "blas_threads": _thread_count(threads_note),   # a number; None: library default
+            "blas_threads_note": threads_note,
             "results": [r.to_dict() for r in results],
         }
         json_path = Path(args.json)
@@ -255,6 +256,12 @@ def _write_outputs(args: argparse.Namespace, results: Sequence[MilestoneResult],
     if table_path is not None:
         atomic_write_text(table_path, format_markdown(results))
         out.write(f"Markdown table: {table_path}\n")
+
+
+def _thread_count(note: str) -> int | None:
+    """The BLAS thread limit a ``blas_threads`` note reports ("BLAS threads: 2" -> 2)."""
+    last = note.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else None
 
 
 # --------------------------------------------------------------------------- bench

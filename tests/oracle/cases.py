@@ -383,8 +383,11 @@ def _reduction_cases() -> Iterable[OpCase]:
                torch_fn=lambda a: a.mean(dim=(0, 2))),
         OpCase("sum_axis_list", lambda a: a.sum(axis=[0, 2]), x,
                torch_fn=lambda a: a.sum(dim=[0, 2])),
-        OpCase("max_dim_keyword", lambda a: a.max(dim=-1), x,
+        OpCase("max_axis_keyword", lambda a: a.max(axis=-1), x,
                torch_fn=lambda a: a.amax(dim=-1)),
+        # dim= (or a positional dim) returns PyTorch's (values, indices); values carry the grad.
+        OpCase("max_dim_keyword_values", lambda a: a.max(dim=-1).values, x),
+        OpCase("min_positional_dim_values", lambda a: a.min(1)[0], x),
         OpCase("var_unbiased", lambda a: a.var(axis=1, correction=1), x,
                torch_fn=lambda a: a.var(dim=1, correction=1)),
         OpCase("std_unbiased_all", lambda a: a.std(correction=1), x,
@@ -592,10 +595,17 @@ def _edge_cases() -> Iterable[OpCase]:
     )
 
 
+def _torch_surface_cases() -> Iterable[OpCase]:
+    """gather, index_select, topk, sort, norm, repeat, einsum, ... (rows in cases_torch.py)."""
+    from tests.oracle.cases_torch import case_table
+
+    return case_table(OpCase)
+
+
 def _build() -> list[OpCase]:
     groups = (_binary_cases, _scalar_cases, _power_cases, _unary_cases, _softmax_cases,
               _selection_cases, _matmul_cases, _reduction_cases, _shape_cases, _index_cases,
-              _join_cases, _compositions, _edge_cases)
+              _join_cases, _compositions, _edge_cases, _torch_surface_cases)
     return [case for group in groups for case in group()]
 
 

@@ -157,3 +157,51 @@ def test_cosine_schedule_follows_its_formula() -> None:
     assert schedule.get_lr(0) == pytest.approx(0.1)
     assert schedule.get_lr(50) == pytest.approx(0.055)
     assert schedule.get_lr(100) == schedule.get_lr(250) == pytest.approx(0.01)
+
+
+def _per_group_run(framework: Any, name: str, groups: Any, make: Any) -> None:
+    """Six steps; after three, group 1's lr is changed through param_groups (as user code does)."""
+    _, x_np, y_np = _problem()
+    opt = getattr(framework, name)(groups(), lr=0.05)
+    for step in range(6):
+        if step == 3:
+            opt.param_groups[1]["lr"] = 0.01
+        opt.zero_grad()
+        make(x_np, y_np).backward()
+        opt.step()
+
+
+PER_GROUP = [
+    ("SGD", {"momentum": 0.9}, {"momentum": 0.5, "nesterov": True, "weight_decay": 0.1}),
+    ("Adam", {"betas": (0.8, 0.99)}, {"betas": (0.5, 0.9), "weight_decay": 0.05, "eps": 1e-6}),
+    ("AdamW", {}, {"weight_decay": 0.2, "betas": (0.85, 0.95)}),
+    ("RMSprop", {"momentum": 0.3}, {"alpha": 0.9, "centered": True}),
+]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(("name", "first", "second"), PER_GROUP, ids=[c[0] for c in PER_GROUP])
+def test_two_param_groups_with_their_own_settings_match_torch(
+        name: str, first: dict[str, Any], second: dict[str, Any]) -> None:
+    weights, _, _ = _problem()
+    ours = {k: Parameter(v) for k, v in weights.items()}
+    theirs = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
+
+    def groups_of(p: dict[str, Any]) -> Any:
+        return lambda: [{"params": [p["w1"], p["b1"]], **first},
+                        {"params": [p["w2"], p["b2"]], "lr": 0.1, **second}]
+
+    def ours_loss(x: np.ndarray, y: np.ndarray) -> Tensor:
+        hidden = (Tensor(x) @ ours["w1"] + ours["b1"]).tanh()
+        return CrossEntropyLoss()(hidden @ ours["w2"] + ours["b2"], y)
+
+    def torch_loss(x: np.ndarray, y: np.ndarray) -> Any:
+        hidden = torch.tanh(torch.tensor(x) @ theirs["w1"] + theirs["b1"])
+        return torch.nn.functional.cross_entropy(hidden @ theirs["w2"] + theirs["b2"],
+                                                 torch.tensor(y))
+
+    _per_group_run(optimizers, name, groups_of(ours), ours_loss)
+    _per_group_run(torch.optim, name, groups_of(theirs), torch_loss)
+    for key in ("w1", "b1", "w2", "b2"):
+        np.testing.assert_allclose(ours[key].data, theirs[key].detach().numpy(), atol=1e-5,
+                                   rtol=0, err_msg=f"{name}: {key} differs from torch")

@@ -403,3 +403,26 @@ def test_core_tinytorch_steps_compute_the_gradients_they_claim_to_time() -> None
     expected = np.full(workloads_core.CHAIN_SIZE, 1.0001 ** (workloads_core.CHAIN_OPS // 2))
     assert chain_grad.dtype == np.float32
     np.testing.assert_allclose(chain_grad.data, expected, rtol=1e-4)
+
+
+def test_without_torch_the_report_says_how_to_get_the_comparison_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness, "optional_torch", lambda: None)
+    assert main(["--quick", "--json", str(tmp_path / "r.json")], workloads=[numpy_workload()]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch is not installed" in out and "pip install torch" in out
+
+
+def test_with_torch_there_is_no_install_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness, "optional_torch", lambda: SimpleNamespace())
+    assert main(["--quick", "--json", str(tmp_path / "r.json")], workloads=[numpy_workload()]) == 0
+    assert "PyTorch is not installed" not in capsys.readouterr().out
+
+
+def test_bench_help_names_the_tinytorch_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: tinytorch bench")

@@ -15,12 +15,22 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tinytorch"
 # Lowest first. A module may import only modules that appear before it in this list.
 ORDER = [
     "core.errors", "core.broadcasting", "core.rng", "core.buffers", "core.windows", "core.progress",
-    "core.autograd", "core.ops", "core.tensor", "core.init", "core.activations", "core.layers",
-    "core.losses", "core.dataloader", "core.optimizers", "core.serialization", "core.training",
+    "core.dtypes",  # compat-tensor: PyTorch dtype/device names (NumPy only)
+    "core.autograd", "core.ops",
+    "core.tensor_methods", "core.inplace",  # compat-tensor: mixins Tensor inherits
+    "core.tensor", "core.functions",  # compat-tensor: top-level PyTorch functions
+    "core.tying",  # compat-nn: weight-tying layouts
+    "core.init", "core.activations", "core.layers",
+    "core.losses", "core.dataloader", "core.optimizers",
+    "core.schedulers",  # compat-nn: learning-rate schedules
+    "core.serialization",
+    "core.state_io",  # compat-tensor: tinytorch.save/load
+    "core.training",
     "core.spatial",
     "core.tokenization", "core.embeddings", "core.attention", "core.transformer",
     "core.transformers", "perf", "text", "models", "nn", "optim", "data", "capstone",
     "olympics", "bench", "milestones", "cli",
+    "utils", "__main__",  # utils.data is a face over core; __main__ runs the cli
 ]
 # serialization is a NumPy-only utility (L0 in spirit) that layers and tokenizers need
 EXCEPTIONS = {("core.layers", "core.serialization"), ("core.tokenization", "core.serialization"),

@@ -198,13 +198,53 @@ def test_mismatched_state_is_refused_and_nothing_changes() -> None:
 # --- errors --------------------------------------------------------------------------------------
 
 
-def test_parameter_without_requires_grad_is_refused_clearly() -> None:
-    frozen = Tensor(np.ones(3))
-    with pytest.raises(TypeError) as info:
-        SGD([Parameter(np.ones(2)), frozen])
-    message = str(info.value)
-    assert "parameter 1 (shape (3,)) does not require grad" in message
-    assert "why:" in message and "fix:" in message
+def test_frozen_parameters_are_accepted_and_never_updated() -> None:
+    frozen, live = Tensor(np.ones(3)), Parameter(np.ones(2))
+    opt = SGD([live, frozen], lr=0.5, momentum=0.9)
+    frozen.grad, live.grad = np.ones(3, dtype=np.float32), np.ones(2, dtype=np.float32)
+    opt.step()
+    assert frozen.data.tolist() == [1.0, 1.0, 1.0] and live.data.tolist() == [0.5, 0.5]
+    assert opt.state["momentum_buffer"][1] is None   # no state is ever made for it
+    frozen.requires_grad_(True)                     # unfreezing: it trains from then on
+    opt.step()
+    assert frozen.data.tolist() == [0.5, 0.5, 0.5]
+
+
+def test_lr_attribute_and_param_groups_steer_the_same_numbers() -> None:
+    a, b = _params()
+    opt = Adam([{"params": [a]}, {"params": [b], "lr": 0.5, "betas": (0.8, 0.9)}], lr=0.01)
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[1]["lr"] == 0.5
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)      # defaults fill every group
+    opt.param_groups[1]["lr"] = 0.2                           # one group, as schedulers do
+    assert opt.lr == 0.01 and opt.hyperparameters(1)["lr"] == 0.2
+    opt.param_groups[0]["lr"] = 0.03
+    assert opt.lr == 0.03                                     # the attribute reads group 0
+    opt.lr = 0.1                                              # upstream's habit: every group
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.1]
+    assert opt.defaults["lr"] == 0.01 and "lr" not in vars(opt)
+
+
+def test_param_groups_survive_a_state_dict_round_trip() -> None:
+    a, b = _params()
+    opt = SGD([{"params": [a]}, {"params": [b], "momentum": 0.5}], lr=0.1)
+    opt.param_groups[1]["lr"] = 0.7
+    state = opt.state_dict()
+    assert state["param_groups"][1]["lr"] == 0.7 and state["param_groups"][1]["momentum"] == 0.5
+    fresh = SGD([{"params": [a]}, {"params": [b]}], lr=0.3)
+    fresh.load_state_dict(state)
+    assert [g["lr"] for g in fresh.param_groups] == [0.1, 0.7]
+    assert fresh.param_groups[1]["momentum"] == 0.5 and fresh.param_groups[0]["momentum"] == 0.0
+
+
+def test_zero_grad_set_to_none_false_keeps_zeroed_arrays() -> None:
+    (a, _) = params = _params()
+    opt = SGD(params)
+    _set_grads(params, 2)
+    grad = a.grad
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is grad and not a.grad.data.any()
+    opt.zero_grad(set_to_none=True)
+    assert a.grad is None
 
 
 @pytest.mark.parametrize(("params", "error", "text"), [
@@ -249,3 +289,19 @@ def test_adamw_decay_is_decoupled_from_the_gradient() -> None:
     Adam([q], lr=0.1, weight_decay=0.5).step()
     assert p.data.tolist() == pytest.approx([2.0 * (1 - 0.1 * 0.5)])   # only the shrink
     assert q.data.tolist() == pytest.approx([2.0 - 0.1])               # L2 grad, normalised
+
+
+def test_add_param_group_trains_new_parameters_with_their_own_settings() -> None:
+    a, b = _params()
+    opt = SGD([a], lr=0.1, momentum=0.9)
+    opt.add_param_group({"params": [b], "lr": 0.5})
+    assert opt.param_groups[1] == {"params": [b], "lr": 0.5, "momentum": 0.9,
+                                   "weight_decay": 0.0, "nesterov": False, "dampening": 0.0}
+    assert opt.parameters is opt.params and opt.params[-1] is b
+    b.grad = np.ones(3, dtype=np.float32)
+    before = b.data.copy()
+    opt.step()
+    np.testing.assert_allclose(b.data, before - 0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="appears twice"):
+        opt.add_param_group({"params": [a]})
+    assert len(opt.param_groups) == 2

@@ -401,3 +401,36 @@ def test_fit_uses_tqdm_in_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     out = _fit_output(monkeypatch, _Terminal())
     assert "epoch 1/2:" in out and "/4 [" in out             # tqdm's label and counter
     assert "[" + "#" * 30 not in out                             # not the ASCII fallback
+
+
+def test_course_imports_losses_from_training() -> None:
+    from tinytorch.core import losses, training
+
+    assert training.MSELoss is losses.MSELoss
+    assert training.CrossEntropyLoss is losses.CrossEntropyLoss
+
+
+def test_trainer_accepts_a_model_that_only_defines_forward(tmp_path: Any) -> None:
+    class Forward:  # course code: no Module, no __call__, no parameters()
+        def __init__(self) -> None:
+            self.w = Parameter(np.zeros((2, 1), dtype=np.float32))
+
+        def forward(self, x: Tensor) -> Tensor:
+            return x @ self.w
+
+    model = Forward()
+    opt = SGD([model.w], lr=0.1)
+    trainer = Trainer(model, opt, loss_fn=MSELoss())
+    x = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    batches = [(x, np.array([[1.0], [2.0]], dtype=np.float32))]
+    first = trainer.train_epoch(batches)
+    for _ in range(30):
+        last = trainer.train_epoch(batches)
+    assert first == pytest.approx(2.5) and last < 0.05 * first
+    loss, _ = trainer.evaluate(batches)
+    assert loss == pytest.approx(last, rel=0.2)
+    trainer.save_checkpoint(tmp_path / "c.npz")
+    saved = model.w.data.copy()
+    model.w.data[...] = 0
+    trainer.load_checkpoint(tmp_path / "c.npz")
+    np.testing.assert_array_equal(model.w.data, saved)

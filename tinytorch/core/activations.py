@@ -3,6 +3,8 @@
 They hold no parameters; each one's math, forward and backward, is a fused op in
 ``core/ops/activation.py``. As upstream, they are plain classes with ``forward``,
 ``__call__`` and ``parameters() -> []`` (this module sits below ``layers`` in the course order).
+They take PyTorch's constructor arguments; ``inplace=True`` is accepted and, as the result of
+an activation is the same either way, computed into a new tensor (the input is not changed).
 
 Example:
     >>> from tinytorch.core.tensor import Tensor
@@ -45,6 +47,9 @@ class Activation:
 class ReLU(Activation):
     """max(x, 0)."""
 
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
         return ops.Relu.apply(x)
 
@@ -52,8 +57,8 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """x for x > 0, else negative_slope * x."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        self.negative_slope = negative_slope
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.LeakyRelu.apply(x, negative_slope=self.negative_slope)
@@ -78,6 +83,9 @@ class Tanh(Activation):
 
 class SiLU(Activation):
     """x * sigmoid(x)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.Silu.apply(x)

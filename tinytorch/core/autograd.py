@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -57,13 +58,30 @@ class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801  (PyTorch's n
 class no_grad(set_grad_enabled):  # noqa: N801
     """Record no graph: for evaluation, inference and optimizer updates.
 
+    Works as ``with no_grad():``, as ``@no_grad()`` and, as in PyTorch, as a bare ``@no_grad``.
+
     Example:
-        >>> with no_grad():
-        ...     pass
+        >>> @no_grad
+        ... def predict(x):
+        ...     return is_grad_enabled()
+        >>> predict(1), is_grad_enabled()
+        (False, True)
     """
 
-    def __init__(self) -> None:
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)  # a bare @no_grad: decorate with a fresh instance
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
         super().__init__(False)
+
+
+class inference_mode(set_grad_enabled):  # noqa: N801
+    """PyTorch's stricter no_grad; here the same thing (``inference_mode(False)`` records)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(not mode)
 
 
 class enable_grad(set_grad_enabled):  # noqa: N801
@@ -182,6 +200,8 @@ class Node:
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` (arrays) until backward runs."""
         self.saved_tensors = values
+        if _versions:  # something was changed in place: note when these were saved
+            self._saved_epoch = _epoch
 
     if TYPE_CHECKING:  # free attributes set by a forward (ctx.axis = ...), for type checkers only
         def __getattr__(self, name: str) -> Any: ...
@@ -190,8 +210,8 @@ class Node:
 
     @property
     def name(self) -> str:
-        """The node's readable name, e.g. ``MulBackward``."""
-        return f"{self.function.__name__}Backward"
+        """The node's readable name, e.g. ``MulBackward`` (also its class name)."""
+        return type(self).__name__ if type(self) is not Node else _node_name(self.function)
 
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
@@ -207,6 +227,64 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def _node_name(function: type) -> str:
+    """``<Op>Backward``, with Op the Function's ``op_name`` (its class name by default)."""
+    return f"{function.__dict__.get('op_name', function.__name__)}Backward"
+
+
+# --- In-place versions: a saved array changed in place must not give a silently wrong gradient ---
+# Each array changed in place by a Tensor in-place method has an entry here, keyed by the id of
+# the array owning the memory (views share their base's entry, as in PyTorch): its version (how
+# many changes) and the epoch of its last change, where the epoch counts every in-place change
+# in the process. A Node notes the epoch when it saves arrays; backward has nothing to check
+# when no change happened since, and otherwise looks up each saved array. While nothing was
+# ever changed in place the dict is empty, and each of the two checks costs one `if`.
+
+_versions: dict[int, list[int]] = {}  # memory owner's id -> [version, epoch of the last change]
+_epoch = 0
+
+
+def _memory_owner(array: Any) -> Any:
+    base = array
+    while isinstance(getattr(base, "base", None), np.ndarray):
+        base = base.base
+    return base
+
+
+def bump_version(array: np.ndarray) -> int:
+    """Record that ``array`` (and every view of its memory) was changed in place."""
+    global _epoch
+    _epoch += 1
+    owner = _memory_owner(array)
+    key = id(owner)
+    entry = _versions.get(key)
+    if entry is None:
+        weakref.finalize(owner, _versions.pop, key, None)  # forget it when the array dies
+        entry = _versions[key] = [0, 0]
+    entry[0] += 1
+    entry[1] = _epoch
+    return entry[0]
+
+
+def _check_versions(node: Node) -> None:
+    """Raise if an array ``node`` saved for backward was changed in place since."""
+    saved_at = getattr(node, "_saved_epoch", 0)
+    if saved_at == _epoch:
+        return  # nothing at all was changed in place since the save
+    for i, value in enumerate(node.saved_tensors):
+        entry = _versions.get(id(_memory_owner(value))) if isinstance(value, np.ndarray) else None
+        if entry is not None and entry[1] > saved_at:
+            raise GraphError(explain(
+                what=f"a tensor needed by {node.name} for gradient computation was modified by "
+                     f"an in-place operation after it was saved (saved value {i}, now at "
+                     f"version {entry[0]})",
+                why="backward needs the values the forward used; changing them in place "
+                    "afterwards would give a silently wrong gradient",
+                fix="use the out-of-place form (y = y.add(1) instead of y.add_(1)), or .clone() "
+                    "the tensor before changing it",
+            ))
 
 
 @functools.cache
@@ -236,6 +314,16 @@ class Function:
         [2.0, 2.0]
     """
 
+    node_type: type[Node] = Node  # replaced per subclass by <Op>Backward (see __init_subclass__)
+    sets_dtype = False  # True for an op whose result dtype is asked for (a cast): kept as is
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # One cached Node subclass per op, so type(y.grad_fn).__name__ reads "MulBackward" as
+        # in PyTorch. A subclass may set op_name to name itself as users know it ("Conv2d").
+        super().__init_subclass__(**kwargs)
+        attributes = {"__slots__": (), "__module__": cls.__module__}
+        cls.node_type = type(_node_name(cls), (Node,), attributes)
+
     @staticmethod
     def forward(ctx: Node, *args: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -260,12 +348,12 @@ class Function:
                 arrays.append(x if type(x) in _PYTHON_NUMBERS else _constant(x, inputs))
                 needs.append(False)
         record = record and _grad_enabled
-        ctx = Node(cls, inputs, tuple(needs))
+        ctx = cls.node_type(cls, inputs, tuple(needs))
         if _instrumented:
             data = _forward_instrumented(cls, ctx, arrays, params)
         else:
             data = _forward(cls, ctx, arrays, params)
-        if _is_float64(data) and not any(_is_float64(a) for a in arrays):
+        if _is_float64(data) and not any(_is_float64(a) for a in arrays) and not cls.sets_dtype:
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
         return tensor._from_op(data, ctx if record else None)
 
@@ -393,6 +481,8 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
             continue
         if node.released:
             raise _freed_graph_error(node)
+        if _versions:
+            _check_versions(node)
         if _instrumented:
             grads = _backward_instrumented(node, grad)
         else:

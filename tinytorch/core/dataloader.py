@@ -107,6 +107,62 @@ class TensorDataset(Dataset):
         return tuple(Tensor._from_op(np.asarray(f), None) for f in fields)
 
 
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order (a view: nothing is copied).
+
+    Args:
+        dataset: any map-style dataset.
+        indices: positions in ``dataset``; ``subset[i]`` is ``dataset[indices[i]]``.
+    """
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]
+
+
+def random_split(dataset: Any, lengths: Sequence[float], seed: int | None = None
+                 ) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+
+    ``lengths`` are sample counts summing to ``len(dataset)``, or fractions summing to 1 (as
+    PyTorch: counts are floored, and the remainder is dealt one by one from the first subset).
+    The permutation comes from the global generator, or from ``seed`` when it is given.
+
+    Raises:
+        ValueError: the lengths do not add up to the dataset.
+
+    Example:
+        >>> train, val = random_split(list(range(10)), [0.8, 0.2], seed=0)
+        >>> len(train), len(val), sorted(list(train.indices) + list(val.indices)) == list(range(10))
+        (8, 2, True)
+    """
+    n = len(dataset)
+    counts = [int(x) for x in lengths]
+    if lengths and all(0.0 <= x <= 1.0 for x in lengths) and math.isclose(sum(lengths), 1.0) \
+            and sum(counts) != n:
+        counts = [int(math.floor(n * x)) for x in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+    if sum(counts) != n or min(counts, default=0) < 0:
+        raise ValueError(explain(
+            what=f"random_split got lengths {list(lengths)} for a dataset of {n} samples",
+            why="the subsets partition the dataset, so the counts must add up to its size "
+                "(or fractions to 1)",
+            fix=f"pass counts summing to {n}, or fractions such as [0.8, 0.2]",
+        ))
+    generator = get_rng() if seed is None else np.random.default_rng(int(seed))
+    order = generator.permutation(n)
+    bounds = np.cumsum([0, *counts])
+    return [Subset(dataset, order[start:stop].tolist())
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _has_trusted_get_batch(dataset: Any) -> bool:
     """True when ``get_batch`` is defined at least as low in the class tree as ``__getitem__``.
 
@@ -175,6 +231,8 @@ class DataLoader:
             Giving one disables the TensorDataset fast path, since it expects samples.
         seed: None draws the order from the global generator; an int makes epoch ``k``'s
             order a function of ``(seed, k)`` alone.
+        num_workers, pin_memory: PyTorch's options, accepted so its programs run; loading
+            always happens in the calling process and there is no device memory to pin.
 
     Raises:
         ValueError: batch_size is not a positive integer, or seed is negative.
@@ -182,7 +240,8 @@ class DataLoader:
 
     def __init__(self, dataset: Any, batch_size: int = 32, shuffle: bool = False,
                  drop_last: bool = False, collate_fn: Callable[[list[Any]], Any] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, *, num_workers: int = 0,
+                 pin_memory: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
                 batch_size < 1):
             raise ValueError(explain(
@@ -202,6 +261,7 @@ class DataLoader:
         self.drop_last = drop_last
         self.collate_fn = collate_fn
         self.seed = None if seed is None else int(seed)
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.epoch = 0  # the epoch whose order the next iteration uses
 
     def __len__(self) -> int:
@@ -400,4 +460,4 @@ class Compose:
 
 
 __all__ = ["Compose", "DataLoader", "Dataset", "Normalize", "RandomCrop", "RandomHorizontalFlip",
-           "TensorDataset", "default_collate"]
+           "Subset", "TensorDataset", "default_collate", "random_split"]

@@ -24,6 +24,7 @@ from tinytorch.core.autograd import Function, Node
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Parameter, Tensor
+from tinytorch.core.tying import IN_OUT, OUT_IN, checked_matrix, layout_of, mark_layout
 
 Array = np.ndarray
 
@@ -88,6 +89,8 @@ def _scatter_add_rows(ids: Array, grad: Array, num_rows: int) -> Array:
 class EmbeddingLookup(Function):
     """out = weight[ids]: a gather forward and a scatter-add backward into the table."""
 
+    op_name = "Embedding"  # its grad_fn is EmbeddingBackward, the name PyTorch users know
+
     @staticmethod
     def forward(ctx: Node, weight: Array, *, ids: Array, padding_idx: int | None = None) -> Array:
         ctx.ids, ctx.num_rows, ctx.padding_idx = ids, weight.shape[0], padding_idx
@@ -129,14 +132,27 @@ class Embedding(Module):
         self.vocab_size, self.embed_dim = vocab_size, embed_dim
         self.padding_idx = None if padding_idx is None else padding_idx % vocab_size
         # std 1/sqrt(embed_dim) gives each vector a norm of about 1
-        self.weight = Parameter(init.normal((vocab_size, embed_dim), 1.0 / math.sqrt(embed_dim)))
+        table = Parameter(init.normal((vocab_size, embed_dim), 1.0 / math.sqrt(embed_dim)))
+        self.weight = mark_layout(table, OUT_IN)
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0.0
+
+    # As Linear.weight: stored in the instance dict under its own name, checked when assigned.
+    @property
+    def weight(self) -> Parameter:
+        """The (vocab_size, embed_dim) table, or a tied Linear's (embed_dim, vocab_size) weight."""
+        return self.__dict__["weight"]  # type: ignore[no-any-return]
+
+    @weight.setter
+    def weight(self, value: Parameter) -> None:
+        self.__dict__["weight"] = checked_matrix(value, OUT_IN, (self.embed_dim, self.vocab_size),
+                                                 "Embedding")
 
     def forward(self, ids: Any) -> Tensor:
         checked = as_token_ids(ids, self.vocab_size, f"Embedding({self.vocab_size}, "
                                                      f"{self.embed_dim})")
-        return EmbeddingLookup.apply(self.weight, ids=checked, padding_idx=self.padding_idx)
+        table = self.weight.T if layout_of(self.weight, OUT_IN) == IN_OUT else self.weight
+        return EmbeddingLookup.apply(table, ids=checked, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"

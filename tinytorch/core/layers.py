@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core import init
+from tinytorch.core.dtypes import check_device, is_dtype, resolve_dtype
 from tinytorch.core.errors import SerializationError, ShapeError, explain
 from tinytorch.core.rng import get_rng
 from tinytorch.core.serialization import load_arrays, save_arrays
 from tinytorch.core.tensor import Parameter, Tensor
+from tinytorch.core.tying import IN_OUT, OUT_IN, checked_matrix, layout_of, mark_layout
 
 _FILE_FORMAT = "tinytorch.module/1"
 
@@ -111,6 +113,54 @@ class Module:
             for name in module.__dict__.get("_buffer_names", []):
                 yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
 
+    def buffers(self) -> Iterator[Any]:
+        """Every registered buffer (running statistics and the like)."""
+        return (value for _, value in self.named_buffers())
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every descendant and then on this module; returns self.
+
+        Example:
+            >>> net = Sequential(Linear(2, 2), Linear(2, 1))
+            >>> _ = net.apply(lambda m: m.bias.data.fill(0.5) if isinstance(m, Linear) else None)
+            >>> net[1].bias.tolist()
+            [0.5]
+        """
+        for child in self.children():  # children first, as PyTorch
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to("cpu")``, ``to(device)``, ``to(dtype)``: cast floating parameters and buffers.
+
+        The parameters keep their identity (optimizers and tied layers still hold them); only
+        their arrays change dtype. Every device is the CPU, so ``"cpu"`` changes nothing and
+        any other device is refused. Returns self.
+
+        Raises:
+            ConfigError: a device other than the CPU.
+        """
+        dtype = _target_dtype(args, kwargs)
+        if dtype is None:
+            return self
+        for p in self.parameters():
+            if p.data.dtype.kind == "f" and p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                if p.grad is not None:
+                    p.grad = p.grad.data.astype(dtype)
+        for value in self.buffers():
+            if isinstance(value, Tensor) and value.data.dtype.kind == "f" and (
+                    value.data.dtype != dtype):
+                value.data = value.data.astype(dtype)
+        return self
+
     # --- modes and gradients ---------------------------------------------------------------
 
     def train(self, mode: bool = True) -> Module:
@@ -123,10 +173,13 @@ class Module:
         """Evaluation mode: dropout off, batch norm uses running statistics."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (or fill it with zeros when ``set_to_none=False``)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data.fill(0)
 
     def num_parameters(self) -> int:
         """The number of learnable scalars."""
@@ -220,6 +273,25 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
+def _target_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dtype[Any] | None:
+    """The floating dtype a ``Module.to(...)`` call asks for (None: only a device was named).
+
+    Arguments are read as ``Tensor.to`` reads them: a dtype, a tensor (its dtype) or a device;
+    a GPU device raises the ``ConfigError`` of ``tinytorch.device``.
+    """
+    wanted = None
+    for arg in (*args, *kwargs.values()):
+        if isinstance(arg, bool) or arg is None:
+            continue                                    # non_blocking=, copy=, device=None
+        if isinstance(arg, Tensor):
+            wanted = arg.data.dtype
+        elif is_dtype(arg):
+            wanted = resolve_dtype(arg)
+        else:
+            check_device(arg)
+    return wanted if wanted is not None and wanted.kind == "f" else None
+
+
 def _walk(value: Any, name: str) -> Iterator[tuple[str, Any]]:
     """Yield the parameters and modules in ``value``, looking inside lists, tuples and dicts."""
     if isinstance(value, (Parameter, Module)):
@@ -243,8 +315,25 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         shape = (in_features, out_features)
-        self.weight = Parameter(init.lecun_normal(shape, fan_in=in_features))
+        self.weight = mark_layout(Parameter(init.lecun_normal(shape, fan_in=in_features)), IN_OUT)
         self.bias = Parameter(np.zeros(out_features, dtype=np.float32)) if bias else None
+
+    # ``weight`` is a property that keeps its value in the instance dict under the same name, so
+    # discovery still finds "weight" there; the setter checks an assignment on the spot.
+    @property
+    def weight(self) -> Parameter:
+        """The (in_features, out_features) weight, or a tied (out, in) one used transposed."""
+        return self.__dict__["weight"]  # type: ignore[no-any-return]
+
+    @weight.setter
+    def weight(self, value: Parameter) -> None:
+        self.__dict__["weight"] = checked_matrix(value, IN_OUT, (self.in_features,
+                                                                 self.out_features), "Linear")
+
+    def matrix(self) -> Tensor:
+        """W as ``x @ W`` needs it: (in, out), transposing a weight tied from an Embedding."""
+        w: Tensor = self.weight
+        return w.T if layout_of(w, IN_OUT) == OUT_IN else w
 
     @property
     def weights(self) -> Parameter:
@@ -263,7 +352,7 @@ class Linear(Module):
                 why=f"the last dimension must equal in_features={self.in_features}",
                 fix="flatten the input first, or build the layer with the right in_features",
             ))
-        out = x @ self.weight
+        out = x @ self.matrix()
         return out + self.bias if self.bias is not None else out
 
     def extra_repr(self) -> str:
@@ -341,6 +430,62 @@ class ModuleList(Module):
         return iter(self.items)
 
 
+class ModuleDict(Module):
+    """A dict of modules whose parameters are found, named by key (``'encoder.weight'``).
+
+    Each entry is also a plain attribute, so ``heads["cls"]`` and ``heads.cls`` are the same
+    module (PyTorch's habit, with no ``__getattr__`` behind it).
+
+    Example:
+        >>> heads = ModuleDict({"a": Linear(2, 1), "b": Linear(2, 3)})
+        >>> [name for name, _ in heads.named_parameters()], heads.a is heads["a"]
+        (['a.weight', 'a.bias', 'b.weight', 'b.bias'], True)
+    """
+
+    def __init__(self, modules: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self._keys: list[str] = []
+        for key, module in (modules or {}).items():
+            self[key] = module
+
+    def __setitem__(self, key: str, module: Any) -> None:
+        if hasattr(type(self), key) or key in ("training", "_keys"):
+            raise KeyError(explain(
+                what=f"ModuleDict key {key!r} is the name of a ModuleDict attribute",
+                why="entries are also attributes, so this key would hide that attribute",
+                fix="choose another key",
+            ))
+        setattr(self, key, module)
+        if key not in self._keys:
+            self._keys.append(key)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._keys))
+
+    def keys(self) -> list[str]:
+        """The keys, in insertion order."""
+        return list(self._keys)
+
+    def values(self) -> list[Any]:
+        """The modules, in insertion order."""
+        return [getattr(self, key) for key in self._keys]
+
+    def items(self) -> list[tuple[str, Any]]:
+        """(key, module) pairs, in insertion order."""
+        return [(key, getattr(self, key)) for key in self._keys]
+
+
 class Sequential(ModuleList):
     """Apply layers in order: ``Sequential(a, b, c)`` or ``Sequential([a, b, c])``."""
 
@@ -371,5 +516,5 @@ class Sequential(ModuleList):
 Layer = Module
 Dense = Linear
 
-__all__ = ["Dense", "Dropout", "Flatten", "Identity", "Layer", "Linear", "Module", "ModuleList",
-           "Sequential"]
+__all__ = ["Dense", "Dropout", "Flatten", "Identity", "Layer", "Linear", "Module", "ModuleDict",
+           "ModuleList", "Sequential"]

@@ -6,9 +6,12 @@ needs (momentum, first and second moments). ``step()`` reads each ``p.grad`` and
 weight) sees the new values. The arithmetic is written with ``out=`` into a scratch buffer
 allocated once, so a step allocates no parameter-sized temporaries.
 
-Hyper-parameters are plain attributes (``optimizer.lr = 0.01`` is how a schedule changes the
-learning rate). Parameter groups (``[{'params': [...], 'weight_decay': 0.0}, ...]``) may
-override any hyper-parameter; a group that does not name one follows the attribute.
+Hyper-parameters live in the parameter groups, as in PyTorch: ``optimizer.param_groups`` is a
+list of dicts, each with its ``'params'`` and every hyper-parameter (a group given as
+``{'params': [...], 'weight_decay': 0.0}`` takes the optimizer's defaults for the others).
+``optimizer.param_groups[g]['lr'] = x`` changes group ``g`` only. Upstream code and schedules
+write ``optimizer.lr = x``: that attribute reads group 0 and writing it sets every group, so
+both habits steer the same numbers and can never disagree.
 
 Example:
     >>> from tinytorch.core.tensor import Parameter
@@ -33,29 +36,56 @@ from tinytorch.core.tensor import Tensor
 Array = np.ndarray
 
 
+class GroupHyperparameter:
+    """An optimizer attribute backed by the parameter groups: reads group 0, writes all groups.
+
+    ``optimizer.lr = 0.01`` (upstream's and our schedules' habit) then means "every group
+    trains at 0.01", and ``optimizer.lr`` reads what ``param_groups[0]['lr']`` holds.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, optimizer: Any, owner: type | None = None) -> Any:
+        if optimizer is None:
+            return self
+        return optimizer.param_groups[0][self.name]
+
+    def __set__(self, optimizer: Any, value: Any) -> None:
+        for group in optimizer.param_groups:
+            group[self.name] = value
+
+
 class Optimizer:
     """Base class: parameter bookkeeping, groups, ``zero_grad``, state save and restore.
 
     Subclasses list their per-parameter buffers in ``buffer_names``, their hyper-parameters in
-    ``hyperparameter_names``, and implement ``_update(index, param, grad, hyper)``.
+    ``hyperparameter_names`` (each becomes a ``GroupHyperparameter`` attribute), and implement
+    ``_update(index, param, grad, hyper)``.
 
     Args:
         params: parameters (a list or a generator), or a list of group dicts each with a
-            ``'params'`` entry and optional hyper-parameter overrides.
-        defaults: the hyper-parameters, set as attributes.
+            ``'params'`` entry and optional hyper-parameter overrides. Tensors that do not
+            require grad are accepted and never updated (PyTorch's way to freeze a layer).
+        defaults: every hyper-parameter's default, kept as ``defaults``.
 
     Raises:
         ValueError: no parameters, a duplicated parameter, or an unknown group key.
-        TypeError: an entry is not a Tensor, or it does not require grad.
+        TypeError: an entry is not a Tensor.
     """
 
     buffer_names: tuple[str, ...] = ()
     hyperparameter_names: tuple[str, ...] = ("lr",)
+    lr = GroupHyperparameter("lr")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.hyperparameter_names:
+            setattr(cls, name, GroupHyperparameter(name))
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
-        for name, value in defaults.items():
-            setattr(self, name, value)
-        self.param_groups = _make_groups(params, self.hyperparameter_names)
+        self.defaults = dict(defaults)
+        self.param_groups = _make_groups(params, self.defaults)
         self.params: list[Tensor] = [p for group in self.param_groups for p in group["params"]]
         self.parameters = self.params  # upstream's name for the same list
         _check_params(self.params, type(self).__name__)
@@ -64,6 +94,23 @@ class Optimizer:
         self.state: dict[str, list[Array | None]] = {
             name: [None] * len(self.params) for name in self.buffer_names}
         self._scratch: list[Array] = []  # flat work buffers, allocated on first use
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Train more parameters from now on, with their own hyper-parameters (PyTorch's way
+        to unfreeze a layer during fine-tuning); unnamed settings take ``defaults``.
+
+        Raises:
+            ValueError: an unknown key, or a parameter that this optimizer already trains.
+        """
+        (new,) = _make_groups([group], self.defaults)
+        _check_params(self.params + new["params"], type(self).__name__)
+        self.param_groups.append(new)
+        self.params.extend(new["params"])  # in place: .parameters is the same list
+        self._owner.extend([len(self.param_groups) - 1] * len(new["params"]))
+        self.step_counts.extend([0] * len(new["params"]))
+        for buffers in self.state.values():
+            buffers.extend([None] * len(new["params"]))
+        self._scratch.clear()  # the largest parameter may have grown
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={getattr(self, name)!r}"
@@ -80,15 +127,14 @@ class Optimizer:
 
     def hyperparameters(self, group: int = 0) -> dict[str, Any]:
         """The hyper-parameters in force for parameter group ``group``."""
-        overrides = self.param_groups[group]
-        return {name: overrides.get(name, getattr(self, name))
-                for name in self.hyperparameter_names}
+        return {name: self.param_groups[group][name] for name in self.hyperparameter_names}
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place; skip those whose grad is None."""
+        """Update every parameter that has a gradient, in place; skip those whose grad is None
+        and those that do not require grad (frozen)."""
         hypers = [self.hyperparameters(g) for g in range(len(self.param_groups))]
         for index, p in enumerate(self.params):
-            if p.grad is None:
+            if p.grad is None or not p.requires_grad:
                 continue
             grad = _grad_array(p)
             self.step_counts[index] += 1
@@ -158,13 +204,10 @@ class Optimizer:
                 parameters, an unknown buffer, or a buffer whose shape differs.
         """
         self._check_state(state)
-        for name in self.hyperparameter_names:
-            value = state["hyperparameters"][name]
-            setattr(self, name, tuple(value) if isinstance(value, list) else value)
         for group, saved in zip(self.param_groups, state["param_groups"], strict=True):
-            for key in [k for k in group if k != "params"]:
-                del group[key]
-            group.update({k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+            # a group saved before groups held every hyper-parameter takes the saved attributes
+            values = {**state["hyperparameters"], **saved}
+            group.update({k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
         self.step_counts = [int(n) for n in state["step_counts"]]
         self.state = {name: [None] * len(self.params) for name in self.buffer_names}
         for key, array in state["buffers"].items():
@@ -203,23 +246,25 @@ class Optimizer:
             ))
 
 
-def _make_groups(params: Iterable[Any], hyper_names: tuple[str, ...]) -> list[dict[str, Any]]:
+def _make_groups(params: Iterable[Any], defaults: dict[str, Any]) -> list[dict[str, Any]]:
+    """PyTorch's group list: each group holds its params and every hyper-parameter."""
     items: list[Any] = list(params) if not isinstance(params, Tensor) else [params]
-    if items and all(isinstance(item, dict) for item in items):
-        groups = []
-        for item in items:
-            unknown = sorted(set(item) - set(hyper_names) - {"params"})
-            if "params" not in item or unknown:
-                raise ValueError(explain(
-                    what=f"a parameter group has keys {sorted(item)}",
-                    why=f"a group needs 'params' and may override only {list(hyper_names)}",
-                    fix="write groups as {'params': [...], 'lr': 0.01}",
-                ))
-            members = item["params"]
-            members = [members] if isinstance(members, Tensor) else list(members)
-            groups.append({**dict(item), "params": members})
-        return groups
-    return [{"params": items}]
+    if not (items and all(isinstance(item, dict) for item in items)):
+        return [{"params": items, **defaults}]
+    groups = []
+    for item in items:
+        unknown = sorted(set(item) - set(defaults) - {"params"})
+        if "params" not in item or unknown:
+            raise ValueError(explain(
+                what=f"a parameter group has keys {sorted(item)}",
+                why=f"a group needs 'params' and may override only {sorted(defaults)}",
+                fix="write groups as {'params': [...], 'lr': 0.01}",
+            ))
+        members = item["params"]
+        members = [members] if isinstance(members, Tensor) else list(members)
+        groups.append({"params": members, **defaults, **{k: v for k, v in item.items()
+                                                          if k != "params"}})
+    return groups
 
 
 def _check_params(params: list[Any], kind: str) -> None:
@@ -237,14 +282,6 @@ def _check_params(params: list[Any], kind: str) -> None:
                 what=f"{kind} parameter {i} is a {type(p).__name__}, not a Tensor",
                 why="an optimizer updates the .data of Tensors using their .grad",
                 fix="pass model.parameters() or a list of Parameters",
-            ))
-        if not p.requires_grad:
-            raise TypeError(explain(
-                what=f"{kind} parameter {i} (shape {p.shape}) does not require grad",
-                why="a tensor with requires_grad=False never receives a gradient, so it "
-                    "could never be trained",
-                fix="create it as Parameter(...) or Tensor(..., requires_grad=True), or leave "
-                    "frozen tensors out of the list",
             ))
         if id(p) in seen:
             raise ValueError(explain(

@@ -39,6 +39,7 @@ from tinytorch.core.buffers import buffer_pool, copy_into, in_layout, layout_of
 from tinytorch.core.errors import DTypeError, ShapeError, explain
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Parameter, Tensor
+from tinytorch.core.tensor_methods import promote_floats
 from tinytorch.core.windows import (
     CHWN,
     Array,
@@ -75,6 +76,8 @@ class Convolution2d(Function):
     Shapes:
         x: (N, C, H, W), weight: (O, C / groups, kh, kw), bias: (O,) -> out: (N, O, Ho, Wo)
     """
+
+    op_name = "Conv2d"  # its grad_fn is Conv2dBackward, the name PyTorch users know
 
     @staticmethod
     def forward(ctx: Node, x: Array, weight: Array, bias: Array | None = None, *,
@@ -118,11 +121,12 @@ class Convolution2d(Function):
 
 def _check_float(op: str, *tensors: Tensor | None) -> None:
     dtypes = {t.dtype for t in tensors if t is not None}
-    if any(d.kind != "f" for d in dtypes) or len(dtypes) > 1:
+    if any(d.kind != "f" for d in dtypes):
         raise DTypeError(explain(
             what=f"{op} got tensors of dtypes {sorted(str(d) for d in dtypes)}",
-            why="the input, weight and bias must share one floating-point dtype",
-            fix="convert with x.astype(np.float32), the dtype of the layers' parameters",
+            why="the input, weight and bias must be floating-point (mixed float32 and float64 "
+                "are promoted to float64, as in every op)",
+            fix="convert with x.float(), the dtype of the layers' parameters",
         ))
 
 
@@ -154,6 +158,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     geom = window_geometry(x.shape, weight.shape[2:], stride, padding, dilation, "conv2d")
     _check_groups(x.shape[1], weight.shape, groups)
     _check_float("conv2d", x, weight, bias)
+    x, weight, bias = promote_floats(x, weight, bias)
     if bias is None:
         return Convolution2d.apply(x, weight, geom=geom, groups=groups)
     return Convolution2d.apply(x, weight, bias, geom=geom, groups=groups)
@@ -194,6 +199,8 @@ def _check_groups(channels: int, weight_shape: tuple[int, ...], groups: int) -> 
 class MaxPooling2d(Function):
     """out = the largest value of each window; its gradient goes to the first maximum (as torch)."""
 
+    op_name = "MaxPool2d"  # its grad_fn is MaxPool2dBackward, the name PyTorch users know
+
     @staticmethod
     def forward(ctx: Node, x: Array, *, geom: Geometry) -> Array:
         (kh, kw), (sh, sw), (ho, wo) = geom.kernel, geom.stride, geom.out_hw
@@ -214,6 +221,8 @@ class MaxPooling2d(Function):
 
 class AvgPooling2d(Function):
     """out = the mean of each window, padding zeros included in the count (torch's default)."""
+
+    op_name = "AvgPool2d"  # its grad_fn is AvgPool2dBackward, the name PyTorch users know
 
     @staticmethod
     def forward(ctx: Node, x: Array, *, geom: Geometry) -> Array:
@@ -267,6 +276,8 @@ class BatchNormalization(Function):
     with the biased variance. When running statistics are passed they are updated in place
     with the unbiased variance, as PyTorch does.
     """
+
+    op_name = "BatchNorm"  # its grad_fn is BatchNormBackward, the name PyTorch users know
 
     @staticmethod
     def forward(ctx: Node, x: Array, weight: Array, bias: Array, *, eps: float,

@@ -21,8 +21,12 @@ import numpy as np
 from tinytorch.core import autograd, ops
 from tinytorch.core.autograd import Node
 from tinytorch.core.broadcasting import broadcasts_to, normalize_axes, normalize_axis
+from tinytorch.core.dtypes import require_device_arg, resolve_dtype
 from tinytorch.core.errors import DTypeError, ShapeError, explain
+from tinytorch.core.inplace import InPlaceMethods
 from tinytorch.core.rng import get_rng
+from tinytorch.core.tensor_methods import TorchMethods, extreme
+from tinytorch.core.tensor_methods import plain_index as _plain_index
 
 Axis = int | Sequence[int] | None
 TensorLike = Any  # Tensor, ndarray, list or Python number
@@ -46,6 +50,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """Copy user data into a fresh array: float32 unless a dtype is given explicitly."""
     if isinstance(data, Tensor):
         data = data.data
+    dtype = resolve_dtype(dtype)
     if dtype is None:
         dtype = data.dtype if isinstance(data, np.ndarray) and data.dtype == bool else np.float32
     try:
@@ -60,7 +65,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return array
 
 
-class Tensor:
+class Tensor(TorchMethods, InPlaceMethods):
     """An array of numbers with optional gradient tracking.
 
     Args:
@@ -72,6 +77,9 @@ class Tensor:
         data: the underlying ``np.ndarray``.
         grad: the accumulated gradient (a Tensor) or None.
         grad_fn: the Node that produced this tensor, or None for a leaf.
+
+    PyTorch's further methods (``to``, ``gather``, ``topk``, ...) come from ``TorchMethods``
+    (core/tensor_methods.py), the in-place family from ``InPlaceMethods`` (core/inplace.py).
     """
 
     __array_priority__ = 100  # ndarray (op) Tensor defers to Tensor's reflected operators
@@ -340,8 +348,14 @@ class Tensor:
         """Absolute value."""
         return ops.Abs.apply(self)
 
-    def clip(self, min_val: float | None = None, max_val: float | None = None) -> Tensor:
-        """Limit values to [min_val, max_val]; the gradient passes only inside the range."""
+    def clip(self, min_val: float | None = None, max_val: float | None = None, *,
+             min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Limit values to [min_val, max_val]; the gradient passes only inside the range.
+
+        PyTorch's keywords ``min=`` and ``max=`` are accepted too (``clamp`` is the same).
+        """
+        min_val = min if min_val is None else min_val
+        max_val = max if max_val is None else max_val
         if min_val is None and max_val is None:
             raise ValueError(explain(
                 what="clip() was called with neither min_val nor max_val",
@@ -386,49 +400,66 @@ class Tensor:
 
     # --- reductions ------------------------------------------------------------------------
 
-    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
-        """Sum over ``axis`` (``dim`` is accepted too; all axes when both are None)."""
-        return ops.Sum.apply(self, axis=_pick_axis(axis, dim), keepdims=keepdims)
+    # Each reduction takes the course's (axis, keepdims) and PyTorch's (dim, keepdim) names.
 
-    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
+    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool = False) -> Tensor:
+        """Sum over ``axis`` (``dim`` is accepted too; all axes when both are None)."""
+        return ops.Sum.apply(self, axis=_pick_axis(axis, dim), keepdims=keepdims or keepdim)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+             keepdim: bool = False) -> Tensor:
         """Arithmetic mean over ``axis``."""
         axes = normalize_axes(_pick_axis(axis, dim), self.ndim)
         count = math.prod(self.shape[a] for a in axes)
-        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+        return self.sum(axis=axes, keepdims=keepdims or keepdim) * (1.0 / max(count, 1))
 
     def var(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            correction: int = 0) -> Tensor:
+            keepdim: bool = False, correction: int = 0) -> Tensor:
         """Variance over ``axis``; ``correction=1`` gives the unbiased (n - 1) estimate."""
         axes = normalize_axes(_pick_axis(axis, dim), self.ndim)
         count = math.prod(self.shape[a] for a in axes)
         centered = self - self.mean(axis=axes, keepdims=True)
-        return (centered * centered).sum(axis=axes, keepdims=keepdims) * (
+        return (centered * centered).sum(axis=axes, keepdims=keepdims or keepdim) * (
             1.0 / max(count - correction, 1))
 
     def std(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            correction: int = 0) -> Tensor:
+            keepdim: bool = False, correction: int = 0) -> Tensor:
         """Standard deviation over ``axis`` (see ``var``)."""
-        return self.var(axis, keepdims, dim=dim, correction=correction).sqrt()
+        return self.var(axis, keepdims or keepdim, dim=dim, correction=correction).sqrt()
 
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
-        """Largest value over ``axis``; tied maxima share the gradient."""
-        return ops.Max.apply(self, axis=_pick_axis(axis, dim), keepdims=keepdims)
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
+            keepdims: bool = False) -> Any:
+        """Largest value: a Tensor over ``axis``, or PyTorch's (values, indices) for ``dim``.
 
-    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
-        """Smallest value over ``axis``; tied minima share the gradient."""
-        return ops.Min.apply(self, axis=_pick_axis(axis, dim), keepdims=keepdims)
+        ``x.max()`` and ``x.max(axis=1)`` return values (tied maxima share the gradient);
+        ``x.max(1)`` and ``x.max(dim=1)`` return ``(values, indices)`` as in PyTorch;
+        ``x.max(other_tensor)`` is the elementwise maximum.
+        """
+        if isinstance(dim, Tensor):
+            return ops.Maximum.apply(self, dim)
+        return extreme(self, ops.Max, np.argmax, dim, keepdim, axis, keepdims)
+
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
+            keepdims: bool = False) -> Any:
+        """Smallest value; the same forms as ``max``."""
+        if isinstance(dim, Tensor):
+            return ops.Minimum.apply(self, dim)
+        return extreme(self, ops.Min, np.argmin, dim, keepdim, axis, keepdims)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, *,
-               dim: int | None = None) -> Tensor:
+               dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (over the flattened tensor when axis is None)."""
         axis = _pick_axis(axis, dim)
-        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
+        found = np.argmax(self.data, axis=axis, keepdims=keepdims or keepdim)
+        return Tensor(found, dtype=np.int64)
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *,
-               dim: int | None = None) -> Tensor:
+               dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the smallest value."""
         axis = _pick_axis(axis, dim)
-        return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdims), dtype=np.int64)
+        found = np.argmin(self.data, axis=axis, keepdims=keepdims or keepdim)
+        return Tensor(found, dtype=np.int64)
 
     # --- shape -----------------------------------------------------------------------------
 
@@ -540,8 +571,8 @@ def _resolve_shape(current: tuple[int, ...], shape: tuple[Any, ...]) -> tuple[in
     if math.prod(target) != size or (unknown and target[unknown[0]] == -1):
         inferred = " times the inferred -1" if unknown else ""
         raise ShapeError(explain(
-            what=f"cannot reshape a tensor of shape {current} ({size} elements) "
-                 f"to {tuple(shape)} ({known} elements{inferred})",
+            what=f"element count mismatch: cannot reshape a tensor of shape {current} "
+                 f"({size} elements) to {tuple(shape)} ({known} elements{inferred})",
             why="a reshape must keep the total number of elements",
             fix=f"choose a shape whose sizes multiply to {size}",
         ))
@@ -563,25 +594,6 @@ def _check_matmul_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> None:
             fix="transpose one operand, or check the layer sizes "
                 f"(A has {inner_a} columns, B has {inner_b} rows)",
         ))
-
-
-def _plain_index(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays (integral floats become integers)."""
-    if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
-    if isinstance(index, Tensor):
-        index = index.data
-    if isinstance(index, list):
-        index = np.asarray(index)
-    if isinstance(index, np.ndarray) and index.dtype.kind == "f":
-        if not np.all(np.mod(index, 1) == 0):
-            raise DTypeError(explain(
-                what=f"an index holds non-integer values such as {index.ravel()[:3].tolist()}",
-                why="positions must be whole numbers",
-                fix="round or cast the index to an integer dtype",
-            ))
-        index = index.astype(np.int64)
-    return index
 
 
 # --- joining, selection and factories ---------------------------------------------------------
@@ -654,54 +666,69 @@ def _fresh(data: np.ndarray, requires_grad: bool) -> Tensor:
     return out.requires_grad_(True) if requires_grad else out
 
 
-def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+def _dtype(dtype: Any, device: Any, default: Any = np.float32) -> Any:
+    """A factory's dtype (PyTorch names accepted) after checking its ``device=`` (CPU only)."""
+    require_device_arg(device)
+    resolved = resolve_dtype(dtype)
+    return default if resolved is None else resolved
+
+
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32,
+          device: Any = None) -> Tensor:
     """A tensor of zeros."""
-    return _fresh(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _fresh(np.zeros(_shape_arg(shape), dtype=_dtype(dtype, device)), requires_grad)
 
 
-def ones(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32,
+         device: Any = None) -> Tensor:
     """A tensor of ones."""
-    return _fresh(np.ones(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _fresh(np.ones(_shape_arg(shape), dtype=_dtype(dtype, device)), requires_grad)
 
 
 def full(shape: Any, fill_value: float, requires_grad: bool = False,
-         dtype: Any = np.float32) -> Tensor:
-    """A tensor filled with ``fill_value``."""
-    return _fresh(np.full(_shape_arg((shape,)), fill_value, dtype=dtype), requires_grad)
+         dtype: Any = np.float32, device: Any = None) -> Tensor:
+    """A tensor filled with ``fill_value`` (float32 unless told; see tinytorch.full too)."""
+    data = np.full(_shape_arg((shape,)), fill_value, dtype=_dtype(dtype, device))
+    return _fresh(data, requires_grad)
 
 
-def randn(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+def randn(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32,
+          device: Any = None) -> Tensor:
     """Standard normal samples from the global generator (see ``manual_seed``)."""
-    data = get_rng().standard_normal(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
-    return _fresh(data, requires_grad)
+    data = get_rng().standard_normal(_shape_arg(shape), dtype=np.float32)
+    return _fresh(data.astype(_dtype(dtype, device), copy=False), requires_grad)
 
 
-def rand(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+def rand(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32,
+         device: Any = None) -> Tensor:
     """Uniform samples in [0, 1) from the global generator."""
-    data = get_rng().random(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
-    return _fresh(data, requires_grad)
+    data = get_rng().random(_shape_arg(shape), dtype=np.float32)
+    return _fresh(data.astype(_dtype(dtype, device), copy=False), requires_grad)
 
 
 def arange(start: float, stop: float | None = None, step: float = 1,
-           dtype: Any = None, requires_grad: bool = False) -> Tensor:
+           dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Evenly spaced values in [start, stop); integer arguments give an int64 tensor."""
     data = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    if dtype is None:
-        dtype = np.int64 if data.dtype.kind in "iu" else np.float32
-    return _fresh(data.astype(dtype), requires_grad)
+    default = np.int64 if data.dtype.kind in "iu" else np.float32
+    return _fresh(data.astype(_dtype(dtype, device, default)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, requires_grad: bool = False,
-        dtype: Any = np.float32) -> Tensor:
+        dtype: Any = np.float32, device: Any = None) -> Tensor:
     """The identity matrix."""
-    return _fresh(np.eye(n, m, dtype=dtype), requires_grad)
+    return _fresh(np.eye(n, m, dtype=_dtype(dtype, device)), requires_grad)
 
 
-def zeros_like(t: TensorLike, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape and dtype of ``t``."""
-    return _fresh(np.zeros_like(np.asarray(getattr(t, "data", t))), requires_grad)
+def zeros_like(t: TensorLike, requires_grad: bool = False, dtype: Any = None,
+               device: Any = None) -> Tensor:
+    """Zeros with the shape and dtype of ``t`` (or ``dtype``)."""
+    like = np.asarray(getattr(t, "data", t))
+    return _fresh(np.zeros(like.shape, _dtype(dtype, device, like.dtype)), requires_grad)
 
 
-def ones_like(t: TensorLike, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape and dtype of ``t``."""
-    return _fresh(np.ones_like(np.asarray(getattr(t, "data", t))), requires_grad)
+def ones_like(t: TensorLike, requires_grad: bool = False, dtype: Any = None,
+              device: Any = None) -> Tensor:
+    """Ones with the shape and dtype of ``t`` (or ``dtype``)."""
+    like = np.asarray(getattr(t, "data", t))
+    return _fresh(np.ones(like.shape, _dtype(dtype, device, like.dtype)), requires_grad)

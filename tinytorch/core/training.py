@@ -6,9 +6,11 @@ checkpoints hold everything a run depends on (weights, optimizer moments, schedu
 history and the global RNG state), so a run stopped and resumed from a checkpoint computes
 exactly what the uninterrupted run would have.
 
-A schedule maps an epoch number to a learning rate. The Trainer sets ``optimizer.lr =
-scheduler.get_lr(epoch)`` at the start of every epoch, so epoch ``e`` always trains with the
-schedule's value for ``e``, whether the run was resumed or not.
+A schedule (``tinytorch.core.schedulers``, re-exported here as the course imports it) maps an
+epoch number to a learning rate. The Trainer writes the schedule's rates for epoch ``e`` into
+the optimizer at the start of every epoch, so epoch ``e`` always trains with the schedule's
+value for ``e``, whether the run was resumed or not. ``MSELoss`` and ``CrossEntropyLoss`` are
+importable from here too, as course code does.
 
 Example:
     >>> schedule = CosineSchedule(max_lr=0.1, min_lr=0.01, total_epochs=10)
@@ -31,9 +33,19 @@ import numpy as np
 from tinytorch.core.autograd import detect_anomaly, no_grad
 from tinytorch.core.errors import SerializationError, explain
 from tinytorch.core.layers import Module
-from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.losses import CrossEntropyLoss, MSELoss
 from tinytorch.core.progress import Progress
 from tinytorch.core.rng import get_rng_state, set_rng_state
+from tinytorch.core.schedulers import (
+    CosineAnnealingLR,
+    CosineSchedule,
+    LambdaLR,
+    LinearWarmup,
+    LRScheduler,
+    OneCycleLR,
+    StepLR,
+    set_group_rates,
+)
 from tinytorch.core.serialization import load_arrays, save_arrays
 from tinytorch.core.tensor import Tensor
 
@@ -93,176 +105,6 @@ def clip_grad_norm(parameters: Iterable[Any] | Tensor, max_norm: float = 1.0,
     return total
 
 
-# --- Learning-rate schedules ---------------------------------------------------------------------
-
-
-class LRScheduler:
-    """Base class: ``get_lr(epoch)`` says the learning rate of an epoch; ``step()`` advances.
-
-    A schedule may be bound to an optimizer: then ``step()`` also writes the new rate into
-    ``optimizer.lr``. The Trainer needs only ``get_lr``.
-
-    Attributes:
-        epoch: the epoch whose rate is current (0 until the first ``step()``).
-    """
-
-    def __init__(self, optimizer: Any = None) -> None:
-        self.optimizer = optimizer
-        self.epoch = 0
-
-    def get_lr(self, epoch: int | None = None) -> float:
-        """The learning rate for epoch ``epoch`` (counted from 0; the current one when None)."""
-        return self._lr_at(self.epoch if epoch is None else int(epoch))
-
-    def get_last_lr(self) -> list[float]:
-        """The current epoch's rate, as a one-element list (PyTorch's form)."""
-        return [self.get_lr()]
-
-    def _lr_at(self, epoch: int) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define _lr_at(epoch)")
-
-    def step(self) -> float:
-        """Move to the next epoch; returns its rate (and sets it on the bound optimizer)."""
-        self.epoch += 1
-        lr = self.get_lr(self.epoch)
-        if self.optimizer is not None:
-            self.optimizer.lr = lr
-        return lr
-
-    def _settings(self) -> dict[str, Any]:
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-able state: the schedule's type, its settings and its epoch."""
-        return {"type": type(self).__name__, "epoch": self.epoch, "settings": self._settings()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore ``state_dict()``'s output; a schedule of another type is refused."""
-        if not isinstance(state, dict) or state.get("type") != type(self).__name__:
-            found = state.get("type") if isinstance(state, dict) else state
-            raise SerializationError(explain(
-                what=f"cannot load the state of schedule {found!r} into {type(self).__name__}",
-                why="a schedule's state only makes sense for the same kind of schedule",
-                fix="build the same schedule as in the saved run before loading",
-            ))
-        for name, value in state.get("settings", {}).items():
-            setattr(self, name, value)
-        self.epoch = int(state["epoch"])
-
-
-class CosineSchedule(LRScheduler):
-    """Cosine annealing from ``max_lr`` at epoch 0 to ``min_lr`` at ``total_epochs`` (then flat).
-
-    lr(e) = min_lr + (max_lr - min_lr) * (1 + cos(pi * e / total_epochs)) / 2.
-    """
-
-    def __init__(self, max_lr: float = 0.1, min_lr: float = 0.01, total_epochs: int = 100,
-                 optimizer: Any = None) -> None:
-        super().__init__(optimizer)
-        if total_epochs < 1:
-            raise ValueError(explain(
-                what=f"CosineSchedule got total_epochs={total_epochs}",
-                why="the cosine spans at least one epoch",
-                fix="pass the number of epochs of the run, e.g. total_epochs=100",
-            ))
-        self.max_lr, self.min_lr, self.total_epochs = max_lr, min_lr, int(total_epochs)
-
-    def _lr_at(self, epoch: int) -> float:
-        if epoch >= self.total_epochs:
-            return float(self.min_lr)
-        cosine = (1.0 + math.cos(math.pi * epoch / self.total_epochs)) / 2.0
-        return float(self.min_lr + (self.max_lr - self.min_lr) * cosine)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"max_lr": self.max_lr, "min_lr": self.min_lr, "total_epochs": self.total_epochs}
-
-
-class CosineAnnealingLR(CosineSchedule):
-    """PyTorch's signature for cosine annealing: from the optimizer's rate to ``eta_min``.
-
-    Unlike PyTorch, the rate stays at ``eta_min`` after ``T_max`` epochs instead of rising again.
-    """
-
-    def __init__(self, optimizer: Any, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
-        super().__init__(max_lr=float(optimizer.lr), min_lr=eta_min, total_epochs=T_max,
-                         optimizer=optimizer)
-
-
-class StepLR(LRScheduler):
-    """Multiply the optimizer's initial rate by ``gamma`` every ``step_size`` epochs."""
-
-    def __init__(self, optimizer: Any, step_size: int, gamma: float = 0.1) -> None:
-        super().__init__(optimizer)
-        if step_size < 1:
-            raise ValueError(explain(
-                what=f"StepLR got step_size={step_size}",
-                why="the rate decays every step_size epochs, so it must be at least 1",
-                fix="pass a positive number of epochs, e.g. step_size=30",
-            ))
-        self.base_lr = float(optimizer.lr)
-        self.step_size, self.gamma = int(step_size), float(gamma)
-
-    def _lr_at(self, epoch: int) -> float:
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"base_lr": self.base_lr, "step_size": self.step_size, "gamma": self.gamma}
-
-
-class LinearWarmup(LRScheduler):
-    """Ramp the rate up linearly for ``warmup_epochs``, then follow ``after``.
-
-    During warm-up, lr(e) = target * (start_factor + (1 - start_factor) * e / warmup_epochs),
-    where target is ``after``'s first rate; from epoch ``warmup_epochs`` on, lr(e) is
-    ``after.get_lr(e - warmup_epochs)``.
-
-    Args:
-        after: the schedule that follows (or a constant rate).
-        warmup_epochs: length of the ramp.
-        start_factor: the fraction of the target used at epoch 0 (never 0, so no epoch is wasted).
-        optimizer: bound optimizer for ``step()`` (default: ``after``'s).
-    """
-
-    def __init__(self, after: LRScheduler | float, warmup_epochs: int,
-                 start_factor: float = 0.1, optimizer: Any = None) -> None:
-        super().__init__(optimizer if optimizer is not None else getattr(after, "optimizer", None))
-        if warmup_epochs < 0 or not 0.0 < start_factor <= 1.0:
-            raise ValueError(explain(
-                what=f"LinearWarmup got warmup_epochs={warmup_epochs}, start_factor={start_factor}",
-                why="the ramp has a non-negative length and starts at a fraction in (0, 1]",
-                fix="pass e.g. warmup_epochs=5, start_factor=0.1",
-            ))
-        self.after = after
-        self.warmup_epochs, self.start_factor = int(warmup_epochs), float(start_factor)
-
-    def _after_lr(self, epoch: int) -> float:
-        if isinstance(self.after, LRScheduler):
-            return self.after.get_lr(epoch)
-        return float(self.after)
-
-    def _lr_at(self, epoch: int) -> float:
-        if epoch >= self.warmup_epochs:
-            return self._after_lr(epoch - self.warmup_epochs)
-        fraction = self.start_factor + (1.0 - self.start_factor) * epoch / self.warmup_epochs
-        return self._after_lr(0) * fraction
-
-    def state_dict(self) -> dict[str, Any]:
-        """As the base class, plus the following schedule's state."""
-        state = super().state_dict()
-        if isinstance(self.after, LRScheduler):
-            state["after"] = self.after.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """As the base class, plus the following schedule's state."""
-        if isinstance(self.after, LRScheduler):
-            self.after.load_state_dict(state.get("after", {}))
-        super().load_state_dict(state)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"warmup_epochs": self.warmup_epochs, "start_factor": self.start_factor}
-
-
 # --- The Trainer ---------------------------------------------------------------------------------
 
 
@@ -302,7 +144,8 @@ class Trainer:
     """Train and evaluate a model: epochs of forward, loss, backward, clip and optimizer step.
 
     Args:
-        model: a Module (or any callable with ``parameters()``) mapping a batch to outputs.
+        model: a Module, any callable, or a plain object that only defines ``forward()``,
+            mapping a batch to outputs (its parameters are the optimizer's).
         optimizer: updates the parameters (``step``, ``zero_grad``, ``lr``, ``state_dict``).
         loss_fn: ``loss_fn(outputs, targets)`` -> scalar Tensor; cross-entropy when None.
         scheduler: optional; sets ``optimizer.lr = scheduler.get_lr(epoch)`` every epoch.
@@ -415,7 +258,7 @@ class Trainer:
         try:
             with no_grad():
                 for inputs, targets in data:
-                    outputs = self.model(_as_input(inputs))
+                    outputs = self._run_model(inputs)
                     loss = self.loss_fn(outputs, targets)
                     size = outputs.shape[0] if outputs.ndim else 1
                     total += float(loss.item()) * size
@@ -467,9 +310,14 @@ class Trainer:
     # --- pieces of the loop ----------------------------------------------------------------
 
     def _forward_loss(self, inputs: Any, targets: Any) -> Tensor:
-        outputs = self.model(_as_input(inputs))
+        outputs = self._run_model(inputs)
         loss: Tensor = self.loss_fn(outputs, targets)
         return loss
+
+    def _run_model(self, inputs: Any) -> Any:
+        """Call the model, or its ``forward`` when it is a plain object that only defines that."""
+        run = self.model if callable(self.model) else self.model.forward
+        return run(_as_input(inputs))
 
     def _optimizer_step(self) -> None:
         if self.grad_clip_norm is not None:
@@ -489,7 +337,9 @@ class Trainer:
 
     def _apply_schedule(self) -> float:
         if self.scheduler is not None:
-            self.optimizer.lr = self.scheduler.get_lr(self.epoch)
+            rates = getattr(self.scheduler, "get_lrs", None)
+            set_group_rates(self.optimizer, rates(self.epoch) if callable(rates)
+                            else [self.scheduler.get_lr(self.epoch)])
             self.scheduler.epoch = self.epoch
         return float(self.optimizer.lr)
 
@@ -530,7 +380,7 @@ class Trainer:
         """
         optimizer_state = dict(self.optimizer.state_dict())
         buffers = optimizer_state.pop("buffers", {})
-        arrays = {f"model/{k}": v for k, v in _model_state(self.model).items()}
+        arrays = {f"model/{k}": v for k, v in _model_state(self.model, self._parameters()).items()}
         arrays.update({f"optimizer/{k}": v for k, v in buffers.items()})
         metadata = {
             "format": _CHECKPOINT_FORMAT,
@@ -560,12 +410,12 @@ class Trainer:
                     f"({_CHECKPOINT_FORMAT})",
                 fix="point to a file saved with trainer.save_checkpoint(path)",
             ))
-        model_backup = _model_state(self.model)
+        model_backup = _model_state(self.model, self._parameters())
         optimizer_backup = self.optimizer.state_dict()
         scheduler_backup = None if self.scheduler is None else self.scheduler.state_dict()
         try:
             _load_model_state(self.model, {k[len("model/"):]: v for k, v in arrays.items()
-                                           if k.startswith("model/")})
+                                           if k.startswith("model/")}, self._parameters())
             optimizer_state = dict(meta["optimizer"])
             optimizer_state["buffers"] = {k[len("optimizer/"):]: v for k, v in arrays.items()
                                           if k.startswith("optimizer/")}
@@ -581,7 +431,7 @@ class Trainer:
             history = {key: [float(v) for v in meta["history"][key]] for key in _HISTORY_KEYS}
             epoch, step, rng = int(meta["epoch"]), int(meta["step"]), dict(meta["rng"])
         except Exception as exc:
-            _load_model_state(self.model, model_backup)
+            _load_model_state(self.model, model_backup, self._parameters())
             self.optimizer.load_state_dict(optimizer_backup)
             if self.scheduler is not None and scheduler_backup is not None:
                 self.scheduler.load_state_dict(scheduler_backup)
@@ -600,17 +450,17 @@ class Trainer:
         return self
 
 
-def _model_state(model: Any) -> dict[str, np.ndarray]:
+def _model_state(model: Any, params: list[Any]) -> dict[str, np.ndarray]:
+    """The model's state dict; a model without one is saved as its parameters by position."""
     if callable(getattr(model, "state_dict", None)):
         return dict(model.state_dict())
-    return {str(i): p.data.copy() for i, p in enumerate(model.parameters())}
+    return {str(i): p.data.copy() for i, p in enumerate(params)}
 
 
-def _load_model_state(model: Any, state: dict[str, np.ndarray]) -> None:
+def _load_model_state(model: Any, state: dict[str, np.ndarray], params: list[Any]) -> None:
     if callable(getattr(model, "load_state_dict", None)):
         model.load_state_dict(state)
         return
-    params = list(model.parameters())
     if sorted(state) != sorted(str(i) for i in range(len(params))) or any(
             state[str(i)].shape != p.data.shape for i, p in enumerate(params)):
         raise SerializationError(explain(
@@ -623,5 +473,5 @@ def _load_model_state(model: Any, state: dict[str, np.ndarray]) -> None:
         p.data[...] = state[str(i)]
 
 
-__all__ = ["CosineAnnealingLR", "CosineSchedule", "LRScheduler", "LinearWarmup", "StepLR",
-           "Trainer", "clip_grad_norm"]
+__all__ = ["CosineAnnealingLR", "CosineSchedule", "CrossEntropyLoss", "LRScheduler", "LambdaLR",
+           "LinearWarmup", "MSELoss", "OneCycleLR", "StepLR", "Trainer", "clip_grad_norm"]

@@ -67,6 +67,8 @@ class LayerNormFunction(Function):
     dx = r * (g - mean(g) - xhat * mean(g * xhat)).
     """
 
+    op_name = "LayerNorm"  # its grad_fn is LayerNormBackward, the name PyTorch users know
+
     @staticmethod
     def forward(ctx: Node, x: Array, weight: Array, bias: Array, *, eps: float) -> Array:
         n = weight.size

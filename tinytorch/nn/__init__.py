@@ -1,9 +1,11 @@
 """The PyTorch-style face: ``from tinytorch import nn``, then ``nn.Linear``, ``nn.functional``, ...
 
-Nothing lives here: every class is defined in the ``tinytorch.core`` module of the course that
-introduces it and is only re-exported. Intentional differences from PyTorch (``Linear`` weight
-``(in, out)``, cross-entropy class axis last, activations that are not ``Module``s) are listed in
-docs/differences.md.
+Every course class is defined in the ``tinytorch.core`` module of the course that introduces
+it and is only re-exported. The few PyTorch layers no course module introduces
+(``MultiheadAttention`` with PyTorch's signature, ``AdaptiveAvgPool2d``) live in this package,
+built from core pieces, and ``nn.utils`` holds PyTorch's gradient-clipping names.
+Intentional differences from PyTorch (``Linear`` weight ``(in, out)``, cross-entropy class axis
+last, activations that are not ``Module``s) are listed in docs/differences.md.
 
 Example:
     >>> from tinytorch import nn
@@ -26,7 +28,16 @@ from tinytorch.core.activations import (
 )
 from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.embeddings import Embedding, PositionalEncoding
-from tinytorch.core.layers import Dropout, Flatten, Identity, Linear, Module, ModuleList, Sequential
+from tinytorch.core.layers import (
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    Module,
+    ModuleDict,
+    ModuleList,
+    Sequential,
+)
 from tinytorch.core.losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -38,7 +49,9 @@ from tinytorch.core.losses import (
 from tinytorch.core.spatial import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Parameter
 from tinytorch.core.transformer import LayerNorm, TransformerBlock
-from tinytorch.nn import functional, init
+from tinytorch.nn import functional, init, utils
+from tinytorch.nn.attention import MultiheadAttention
+from tinytorch.nn.pooling import AdaptiveAvgPool2d
 
 __all__ = [
     "GELU", "BCELoss", "BCEWithLogitsLoss", "BinaryCrossEntropyLoss", "CrossEntropyLoss",
@@ -47,4 +60,5 @@ __all__ = [
     "Tanh", "functional", "init",
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Embedding", "LayerNorm", "MaxPool2d",
     "MultiHeadAttention", "PositionalEncoding", "TransformerBlock",
+    "AdaptiveAvgPool2d", "ModuleDict", "MultiheadAttention", "utils",
 ]

@@ -25,6 +25,7 @@ from tinytorch.core import ops
 from tinytorch.core.activations import GELU
 from tinytorch.core.attention import scaled_dot_product_attention
 from tinytorch.core.broadcasting import normalize_axis
+from tinytorch.core.embeddings import EmbeddingLookup, as_token_ids
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
 from tinytorch.core.layers import Dropout
 from tinytorch.core.losses import (
@@ -47,12 +48,12 @@ def _tensor(x: Any) -> Tensor:
 # --- activations ---------------------------------------------------------------------------------
 
 
-def relu(x: Any) -> Tensor:
-    """max(x, 0)."""
+def relu(x: Any, inplace: bool = False) -> Tensor:
+    """max(x, 0) (``inplace`` is accepted; the result is always a new tensor)."""
     return ops.Relu.apply(_tensor(x))
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
     return ops.LeakyRelu.apply(_tensor(x), negative_slope=negative_slope)
 
@@ -67,7 +68,7 @@ def tanh(x: Any) -> Tensor:
     return ops.Tanh.apply(_tensor(x))
 
 
-def silu(x: Any) -> Tensor:
+def silu(x: Any, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
     return ops.Silu.apply(_tensor(x))
 
@@ -137,6 +138,48 @@ def one_hot(target: Any, num_classes: int = -1) -> Tensor:
     return Tensor(np.eye(classes, dtype=np.int64)[index], dtype=np.int64)
 
 
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer ids, as ``nn.Embedding``.
+
+    The gradient is scattered back into the picked rows (none into ``padding_idx``'s).
+
+    Shapes:
+        input: any shape of ids -> input.shape + (dim,)
+    """
+    weight = _tensor(weight)
+    ids = as_token_ids(input, weight.shape[0], f"embedding(weight of shape {weight.shape})")
+    pad = None if padding_idx is None else padding_idx % weight.shape[0]
+    return EmbeddingLookup.apply(weight, ids=ids, padding_idx=pad)
+
+
+def pad(input: Any, pad: tuple[int, ...], mode: str = "constant",  # noqa: A002
+        value: float = 0.0) -> Tensor:
+    """Pad with ``value``; ``pad`` lists (before, after) pairs from the **last** axis backwards.
+
+    ``pad(x, (1, 2))`` adds one column before and two after along the last axis;
+    ``pad(x, (1, 1, 2, 2))`` also adds two rows on each side of the axis before it. Only
+    ``mode='constant'`` and non-negative amounts are supported.
+
+    Example:
+        >>> pad(Tensor([[1.0, 2.0]]), (1, 0), value=9.0).tolist()
+        [[9.0, 1.0, 2.0]]
+    """
+    x = _tensor(input)
+    amounts = [int(n) for n in pad]
+    if mode != "constant" or len(amounts) % 2 or len(amounts) // 2 > x.ndim or min(
+            amounts, default=0) < 0:
+        raise ValueError(explain(
+            what=f"pad got pad={tuple(pad)}, mode={mode!r} for a tensor of shape {x.shape}",
+            why="pad takes non-negative (before, after) pairs, at most one per axis, counted "
+                "from the last axis, and only constant padding is implemented",
+            fix="pass e.g. (1, 1) for the last axis or (1, 1, 2, 2) for the last two, "
+                "with mode='constant'",
+        ))
+    pairs = [(amounts[i], amounts[i + 1]) for i in range(0, len(amounts), 2)][::-1]
+    width = ((0, 0),) * (x.ndim - len(pairs)) + tuple(pairs)
+    return ops.Pad.apply(x, pad_width=width, value=value)
+
+
 # --- spatial and transformer functions ------------------------------------------------------------
 
 
@@ -151,7 +194,8 @@ def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = No
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
-    "flatten", "gelu", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot",
+    "embedding", "flatten", "pad", "gelu", "leaky_relu", "linear", "log_softmax", "mse_loss",
+    "nll_loss", "one_hot",
     "relu", "sigmoid", "silu", "softmax", "tanh",
     "avg_pool2d", "batch_norm", "conv2d", "layer_norm", "max_pool2d",
     "scaled_dot_product_attention",

@@ -1,7 +1,7 @@
 """The PyTorch-style face of the optimizers: ``from tinytorch import optim``, ``optim.Adam(...)``.
 
 Nothing lives here: the optimizers are defined in ``tinytorch.core.optimizers`` (module 07)
-and the learning-rate schedules in ``tinytorch.core.training`` (module 08); this package only
+and the learning-rate schedules in ``tinytorch.core.schedulers`` (module 08); this package only
 re-exports them, with the schedules also under ``optim.lr_scheduler`` as in PyTorch.
 
 Example:
@@ -16,17 +16,20 @@ Example:
 from __future__ import annotations
 
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from tinytorch.core.training import (
+from tinytorch.core.schedulers import (
     CosineAnnealingLR,
     CosineSchedule,
+    LambdaLR,
     LinearWarmup,
     LRScheduler,
+    OneCycleLR,
     StepLR,
-    clip_grad_norm,
 )
+from tinytorch.core.training import clip_grad_norm
 from tinytorch.optim import lr_scheduler
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "CosineSchedule", "LRScheduler", "LinearWarmup",
-    "Optimizer", "RMSprop", "StepLR", "clip_grad_norm", "lr_scheduler",
+    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "CosineSchedule", "LRScheduler", "LambdaLR",
+    "LinearWarmup", "OneCycleLR", "Optimizer", "RMSprop", "StepLR", "clip_grad_norm",
+    "lr_scheduler",
 ]

@@ -10,6 +10,8 @@ from tinytorch.core.ops.activation import (
     Softmax,
     Tanh,
 )
+from tinytorch.core.ops.conversion import Cast
+from tinytorch.core.ops.einsum import Einsum
 from tinytorch.core.ops.elementwise import (
     Abs,
     Add,
@@ -27,7 +29,9 @@ from tinytorch.core.ops.elementwise import (
     Where,
 )
 from tinytorch.core.ops.linalg import MatMul
+from tinytorch.core.ops.norms import Norm
 from tinytorch.core.ops.reduction import Max, Min, Sum
+from tinytorch.core.ops.selection import Gather, IndexSelect
 from tinytorch.core.ops.shape import Concat, Expand, Index, Pad, Permute, Reshape, Stack
 
 __all__ = [
@@ -35,4 +39,6 @@ __all__ = [
     "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute",
     "Pow", "Relu", "Reshape", "Sigmoid", "Silu", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh",
     "Where",
+    # PyTorch-surface ops (issue 16)
+    "Cast", "Einsum", "Gather", "IndexSelect", "Norm",
 ]

@@ -23,6 +23,8 @@ def _blas_ready(x: Array) -> Array:
 class MatMul(Function):
     """out = a @ b."""
 
+    op_name = "Matmul"  # its grad_fn is MatmulBackward, the name PyTorch users know
+
     @staticmethod
     def forward(ctx: Node, a: Array, b: Array) -> Array:
         ctx.save_for_backward(a, b)
