@@ -50,12 +50,6 @@ def test_parameters_train_even_when_no_input_requires_grad(rng: np.random.Genera
     assert model.weight.grad is not None and model.bias.grad.data.tolist() == [4.0, 4.0]
 
 
-def test_a_modules_method_brings_its_parameters(rng: np.random.Generator) -> None:
-    model = Linear(3, 2)
-    checkpoint(model.forward, Tensor(rng.standard_normal((4, 3)))).sum().backward()
-    assert model.bias.grad.data.tolist() == [4.0, 4.0]
-
-
 def test_dropout_masks_are_replayed_in_the_recomputation(rng: np.random.Generator) -> None:
     model = _block(dropout=0.5)
     x = rng.standard_normal((6, 16), dtype=np.float32)

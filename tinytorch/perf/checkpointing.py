@@ -93,9 +93,9 @@ def checkpoint(fn: Callable[..., Tensor], *inputs: Any, parameters: Sequence[Ten
     Args:
         fn: the block, e.g. a Module or a function of tensors returning one Tensor.
         inputs: its tensor inputs.
-        parameters: the tensors ``fn`` learns (default: the parameters of ``fn`` when it is a
-            Module or a Module's method). They let the block train even when no input requires
-            grad; a plain function that closes over parameters must pass them here.
+        parameters: the tensors ``fn`` learns (default: ``fn.parameters()`` when ``fn`` is a
+            Module). They let the block train even when no input requires grad; a function or
+            method that uses parameters must pass them here.
         preserve_rng_state: replay the random state in backward, so dropout masks match.
 
     Returns:
@@ -104,9 +104,8 @@ def checkpoint(fn: Callable[..., Tensor], *inputs: Any, parameters: Sequence[Ten
     Raises:
         GraphError: ``fn`` did not return a Tensor.
     """
-    owner = fn if hasattr(fn, "parameters") else getattr(fn, "__self__", None)  # block.forward
     params = list(parameters) if parameters is not None else \
-        list(getattr(owner, "parameters", list)())
+        list(getattr(fn, "parameters", list)())
     tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
     return Checkpoint.apply(*tensors, *params, fn=fn, n_inputs=len(tensors),
                             preserve_rng_state=preserve_rng_state)
