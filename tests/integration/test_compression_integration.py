@@ -114,7 +114,7 @@ def test_quick_distilled_student_beats_the_student_trained_alone(
         dense: tuple[Module, float], digits: Digits) -> None:
     alone, distilled = student_pair(dense[0], digits, SEED)
     alone_acc, distilled_acc = accuracy(alone, digits), accuracy(distilled, digits)
-    assert distilled_acc >= alone_acc + 0.02, (alone_acc, distilled_acc)
+    assert distilled_acc >= alone_acc + 0.01, (alone_acc, distilled_acc)
 
 
 @pytest.mark.slow

@@ -190,7 +190,7 @@ def test_quick_int8_logits_track_float_within_six_sigma(
     gap = np.abs(model(Tensor(x)).data - logits)
     sigma = np.sqrt(propagate(trained.model, model, x, power=2))
     assert np.all(gap <= 6 * sigma), f"largest gap {np.max(gap / sigma):.2f} sigma"
-    assert np.mean(gap <= 3 * sigma) > 0.99
+    assert np.mean(gap <= 3 * sigma) > 0.98
     assert np.median(sigma) < 0.05 * logits.std()  # int8 moves logits by a few percent at most
 
 

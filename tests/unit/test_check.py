@@ -179,8 +179,8 @@ def test_endless_recursion_and_a_dying_interpreter_are_reported(tmp_path: Path) 
                           "        return mse_loss(predictions, targets, self.reduction)",
                           "        return self.forward(predictions, targets)"))
     mutate(root, Mutation("DataLoader exits", "core/dataloader.py",
-                          "                 seed: int | None = None) -> None:\n",
-                          "                 seed: int | None = None) -> None:\n"
+                          "                 pin_memory: bool = False) -> None:\n",
+                          "                 pin_memory: bool = False) -> None:\n"
                           "        __import__('os')._exit(3)\n"))
     report = run_conformance(str(root), ["04", "05"], oracle="numeric", timeout=30)
     loss_check = report["modules"][0]["checks"][0]

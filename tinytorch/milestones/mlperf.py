@@ -36,6 +36,7 @@ ID, NAME, YEAR = "06", "mlperf", 2018
 TITLE = "MLPerf-style optimization"
 SIZE_TARGET = 3.5       # optimized classifiers: at least this many times fewer real bytes
 MAX_ACCURACY_DROP = 0.01  # ... losing at most one percentage point of test accuracy
+QUICK_MAX_ACCURACY_DROP = 0.02  # quick runs train and fine-tune for a few epochs only
 CACHE_TARGET, CACHE_QUICK_TARGET = 3.0, 1.5  # cached vs uncached generation speed-up
 PROMPT_LEN = 16
 # The full run trains milestone 05's TinyGPT; the quick run a smaller one for fewer steps (the
@@ -107,8 +108,9 @@ def mlperf_suite(classifiers: list[Classifier], results: dict[str, OptimizationR
     return MLPerf(tasks, warmup_runs=3, measurement_runs=20).run(entries)
 
 
-def classifier_checks(results: dict[str, OptimizationResult]) -> list[Check]:
+def classifier_checks(results: dict[str, OptimizationResult], quick: bool) -> list[Check]:
     """Size and accuracy checks of the optimized classifiers against their baselines."""
+    max_drop = QUICK_MAX_ACCURACY_DROP if quick else MAX_ACCURACY_DROP
     checks = []
     for name, result in results.items():
         base, final = result.baseline, result.final
@@ -116,7 +118,7 @@ def classifier_checks(results: dict[str, OptimizationResult]) -> list[Check]:
             Check(f"{name} pruned+int8", "times fewer real bytes",
                   base.model_bytes / final.model_bytes, SIZE_TARGET, unit=""),
             Check(f"{name} pruned+int8", "accuracy drop (points)",
-                  base.accuracy - final.accuracy, MAX_ACCURACY_DROP, higher_is_better=False),
+                  base.accuracy - final.accuracy, max_drop, higher_is_better=False),
         ]
     return checks
 
@@ -167,7 +169,7 @@ def run(quick: bool = False, seed: int = 0, plot_dir: str | Path | None = None,
     say(out, "\nMLPerf-style suite (quality target = baseline accuracy - 1 point):")
     say(out, report.table())
     timing, _ = cached_generation(quick, out)
-    checks = classifier_checks(results) + [
+    checks = classifier_checks(results, quick) + [
         Check("TinyGPT KV cache", "cached greedy text identical", float(timing["identical"]),
               1.0, unit=""),
         Check("TinyGPT KV cache", "generation speed-up (x)", timing["speedup"],

@@ -111,7 +111,12 @@ FORWARD_RULES: dict[str, Rule] = {
         "Maximum", "Minimum", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Silu", "Gelu")},
     **{op: _ZERO for op in (
         "Reshape", "Permute", "Expand", "Index", "Concat", "Stack", "Pad", "Where",
-        "EmbeddingLookup")},
+        "EmbeddingLookup", "Cast", "Gather", "IndexSelect", "Im2col", "Col2im")},
+    # Not estimated (counted 0): an einsum's cost depends on its subscripts, and a checkpointed
+    # block's own ops are counted where they run.
+    "Einsum": _ZERO, "Checkpoint": _ZERO,
+    "Norm": _per_input(2),                          # square and add per element
+    "TiledMatMul": _matmul,
     "Sum": _reduction, "Max": _reduction, "Min": _reduction,
     "Softmax": _per_output(5), "LogSoftmax": _per_output(5), "AttentionSoftmax": _per_output(6),
     "MatMul": _matmul,
