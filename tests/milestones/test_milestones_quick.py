@@ -166,7 +166,7 @@ def test_full_runs_add_mnist_and_cifar10_as_extras_but_judge_on_digits(
     assert calls == ["digits-mlp quick=True"]
 
 
-def test_mlperf_quick_shrinks_the_classifiers_and_caches_the_gpt(tmp_path: Path) -> None:
+def test_mlperf_shrinks_the_classifiers_and_caches_the_gpt_in_its_short_run(tmp_path: Path) -> None:
     from tinytorch.milestones import mlperf
 
     result, text = run_quick("06", plot_dir=tmp_path)
