@@ -101,8 +101,11 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
                 "in_features (this is the transpose of PyTorch's weight layout)",
             fix="pass weight.T if it comes from PyTorch, or reshape the input",
         ))
-    out = x @ weight
-    return out if bias is None else out + bias
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    if np.ndim(getattr(bias, "data", bias)) == 1:
+        return ops.Linear.apply(x, weight, bias)        # the bias is added inside the GEMM op
+    return x @ weight + bias                            # another broadcastable bias shape
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
