@@ -32,7 +32,7 @@ from tinytorch.core.ops.shape import Concat, Expand, Index, Pad, Permute, Reshap
 
 __all__ = [
     "Abs", "Add", "Clip", "Concat", "Div", "Exp", "Expand", "Gelu", "Index", "LeakyRelu", "Linear",
-    "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute",
-    "Pow", "Relu", "Reshape", "Sigmoid", "Silu", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh",
-    "Where",
+    "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Pad",
+    "Permute", "Pow", "Relu", "Reshape", "Sigmoid", "Silu", "Softmax", "Sqrt", "Stack", "Sub",
+    "Sum", "Tanh", "Where",
 ]
