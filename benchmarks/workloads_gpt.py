@@ -101,12 +101,15 @@ def _torch_model(torch: Any, context: int) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.ln1, self.ln2 = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
-            self.qkv, self.proj = nn.Linear(WIDTH, 3 * WIDTH), nn.Linear(WIDTH, WIDTH)
+            self.q, self.k, self.v = (nn.Linear(WIDTH, WIDTH) for _ in range(3))
+            self.proj = nn.Linear(WIDTH, WIDTH)
             self.fc1, self.fc2 = nn.Linear(WIDTH, 4 * WIDTH), nn.Linear(4 * WIDTH, WIDTH)
 
         def forward(self, x: Any, cache: list[Any] | None = None) -> Any:
             b, t, e = x.shape
-            q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, HEADS, e // HEADS).permute(2, 0, 3, 1, 4)
+            h = self.ln1(x)
+            q, k, v = (proj(h).view(b, t, HEADS, e // HEADS).transpose(1, 2)
+                       for proj in (self.q, self.k, self.v))
             if cache is not None:                       # [keys, values] of earlier positions
                 if cache:
                     k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
@@ -137,7 +140,8 @@ def _torch_model(torch: Any, context: int) -> Any:
              "ln_f.weight": "ln_f.weight", "ln_f.bias": "ln_f.bias",
              "head.weight": "lm_head.weight", "head.bias": "lm_head.bias"}
     for i in range(LAYERS):
-        for theirs, mine in (("ln1", "ln1"), ("ln2", "ln2"), ("qkv", "attention.qkv_proj"),
+        for theirs, mine in (("ln1", "ln1"), ("ln2", "ln2"), ("q", "attention.q_proj"),
+                             ("k", "attention.k_proj"), ("v", "attention.v_proj"),
                              ("proj", "attention.out_proj"), ("fc1", "mlp.linear1"),
                              ("fc2", "mlp.linear2")):
             for kind in ("weight", "bias"):
