@@ -14,7 +14,6 @@ output in a ``Tensor`` (see ``_tensor_type``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -183,11 +182,12 @@ class Node:
         return f"<{self.name}>"
 
 
-@functools.cache
 def _tensor_type() -> type:
     # The one upward import (see the module docstring): apply must return a Tensor.
+    global _TENSOR
     from tinytorch.core.tensor import Tensor
 
+    _TENSOR = Tensor
     return Tensor
 
 
@@ -220,16 +220,22 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
-        """Run the forward on the inputs' arrays and record the graph when it is needed."""
-        tensor = _tensor_type()
+        """Run the forward on the inputs' arrays and record the graph when it is needed.
+
+        This is the hot path of every op (a few microseconds matter at batch size 1): one
+        pass over the inputs, no graph bookkeeping beyond the Node under ``no_grad``, and the
+        dtype fix-up below checked only when the output is float64.
+        """
+        tensor = _TENSOR or _tensor_type()
         arrays = []
         needs = []
         record = False
         for x in inputs:
             if isinstance(x, tensor):
                 arrays.append(x.data)
-                needs.append(x.requires_grad)
-                record = record or x.requires_grad
+                grad = x.requires_grad
+                needs.append(grad)
+                record = record or grad
             else:  # a constant: Python numbers stay Python numbers so they keep the tensor's dtype
                 arrays.append(x if type(x) in _PYTHON_NUMBERS else _constant(x, inputs))
                 needs.append(False)
@@ -238,10 +244,17 @@ class Function:
         if _instrumented:
             data = _forward_instrumented(cls, ctx, arrays, params)
         else:
-            data = _forward(cls, ctx, arrays, params)
-        if _is_float64(data) and not any(_is_float64(a) for a in arrays):
+            try:
+                data = cls.forward(ctx, *arrays, **params)
+            except ValueError as exc:
+                raise _forward_error(cls, exc, arrays) from None
+        if getattr(data, "dtype", None) is _FLOAT64 and not any(_is_float64(a) for a in arrays):
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
         return tensor._from_op(data, ctx if record else None)
+
+
+_FLOAT64 = np.dtype(np.float64)  # dtype singletons: an identity test is the cheapest check
+_TENSOR: Any = None              # the Tensor class, cached by _tensor_type on first use
 
 
 def _is_float64(value: Any) -> bool:
@@ -269,14 +282,19 @@ def _forward(cls: type[Function], ctx: Node, arrays: list[Any], params: dict[str
     try:
         return cls.forward(ctx, *arrays, **params)
     except ValueError as exc:
-        if isinstance(exc, TinyTorchError) or "broadcast" not in str(exc):
-            raise
-        shapes = " and ".join(str(np.shape(a)) for a in arrays)
-        raise ShapeError(explain(
-            what=f"{cls.__name__} cannot combine operands of shapes {shapes}",
-            why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
-            fix="reshape or unsqueeze an operand so that its axes line up with the other's",
-        )) from None
+        raise _forward_error(cls, exc, arrays) from None
+
+
+def _forward_error(cls: type[Function], exc: ValueError, arrays: list[Any]) -> Exception:
+    """The exception to raise for a forward's ValueError: NumPy's broadcast error, explained."""
+    if isinstance(exc, TinyTorchError) or "broadcast" not in str(exc):
+        return exc
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    return ShapeError(explain(
+        what=f"{cls.__name__} cannot combine operands of shapes {shapes}",
+        why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
+        fix="reshape or unsqueeze an operand so that its axes line up with the other's",
+    ))
 
 
 def _forward_instrumented(cls: type[Function], ctx: Node, arrays: list[Any],
