@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core import autograd
+from tinytorch.core import autograd, ops
 from tinytorch.core.autograd import Function, Node
 from tinytorch.core.broadcasting import broadcasts_to
 from tinytorch.core.errors import GraphError, ShapeError, explain
@@ -398,8 +398,8 @@ class MultiHeadAttention(Module):
 
     def _heads(self, t: Tensor) -> Tensor:
         """(B, T, E) -> (B, H, T, hd): a view, the heads as a batch axis."""
-        batch, seq = t.shape[0], t.shape[1]
-        return t.reshape(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        split = ops.Reshape.apply(t, shape=t.shape[:2] + (self.num_heads, self.head_dim))
+        return ops.Permute.apply(split, axes=(0, 2, 1, 3))
 
     def forward(self, x: Tensor, mask: Any = None, kv: Tensor | None = None,
                 cache: KVCache | None = None, layer_idx: int = 0) -> Tensor:
@@ -432,7 +432,8 @@ class MultiHeadAttention(Module):
                                 sink=weights)                  # (B, H, T, hd)
         self.attention_weights = Tensor._from_op(weights[0], None)
         batch, seq = x.shape[0], x.shape[1]
-        merged = heads.transpose(1, 2).reshape(batch, seq, self.embed_dim)   # (B, T, E)
+        merged = ops.Reshape.apply(ops.Permute.apply(heads, axes=(0, 2, 1, 3)),
+                                   shape=(batch, seq, self.embed_dim))         # (B, T, E)
         out = self.out_proj(merged)
         return out.squeeze(0) if unbatched else out
 
