@@ -187,3 +187,38 @@ def test_multi_head_attention_matches_a_torch_reimplementation_with_batch_mask()
 
     assert_matches_torch(lambda xt: ours(xt, mask=mask), inputs=[x], torch_fn=torch_forward,
                          atol=2e-5, rtol=2e-4)
+
+
+# --- the functional face: tinytorch.nn.functional.scaled_dot_product_attention -------------
+
+
+def _additive(mask: np.ndarray) -> np.ndarray:
+    """A float mask in PyTorch's sense: 0 where attended, a large negative number elsewhere."""
+    return np.where(mask, 0.0, -1e4).astype(np.float32) + np.float32(0.25)
+
+
+FUNCTIONAL_RUNS = {  # name: (case, keyword arguments for both sides, built from the case mask)
+    "plain": ("no_mask_heads", lambda m: {}),
+    "causal_square": ("causal_heads", lambda m: {"is_causal": True}),
+    "causal_rectangular": ("cross_lengths_dv", lambda m: {"is_causal": True}),
+    "bool_mask": ("per_head_mask", lambda m: {"attn_mask": m}),
+    "float_mask": ("per_batch_mask", lambda m: {"attn_mask": _additive(m)}),
+    "scale": ("causal_heads", lambda m: {"attn_mask": m, "scale": 0.3}),
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONAL_RUNS))
+def test_functional_sdpa_matches_torch_with_its_arguments(name: str) -> None:
+    from tinytorch.nn import functional as ours_f
+
+    case, make_kwargs = FUNCTIONAL_RUNS[name]
+    q_shape, k_shape, v_shape, mask = CASES[case]
+    kwargs = make_kwargs(mask)
+    theirs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+              for k, v in kwargs.items()}
+    assert_matches_torch(
+        lambda q, k, v: ours_f.scaled_dot_product_attention(q, k, v, **kwargs),
+        [q_shape, k_shape, v_shape],
+        torch_fn=lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **theirs),
+        atol=2e-5, rtol=2e-4,
+    )

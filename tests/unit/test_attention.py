@@ -286,3 +286,20 @@ def test_fused_attention_op_passes_gradcheck(rng: np.random.Generator, with_extr
         extras = {"mask": mask, "bias": rng.normal(size=(3, 5)),
                   "keep": (rng.random((2, 3, 3, 5)) > 0.2) * 1.25}
     assert gradcheck(lambda a, b, c: Attention.apply(a, b, c, scale=0.6, **extras), [q, k, v])
+
+
+def test_functional_sdpa_dropout_uses_the_global_generator_and_rescales(
+        rng: np.random.Generator) -> None:
+    from tinytorch.core.rng import get_rng, manual_seed
+    from tinytorch.nn import functional
+
+    q, k, v = (rng.normal(size=(2, 3, 4)).astype(np.float32) for _ in range(3))
+    manual_seed(5)
+    out = functional.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    manual_seed(5)
+    keep = (get_rng().random((2, 3, 3), dtype=np.float32) >= 0.4) / np.float32(0.6)
+    weights = _reference_attention(q, k, v, None)[1]
+    np.testing.assert_allclose(out.data, (weights * keep) @ v, atol=1e-6)
+    with pytest.raises(ValueError, match="both attn_mask and is_causal"):
+        functional.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 3), bool),
+                                                is_causal=True)
