@@ -45,3 +45,40 @@ def test_blocked_gelu_and_layer_norm_are_bit_identical_to_one_block(
         assert len(blocked.row_blocks(x.size, 1)) == 1
         for small, whole in zip(results[5], results[1 << 30], strict=True):
             assert np.array_equal(small, whole)
+
+
+def _sliced_graph(x: Tensor, basic: bool) -> Tensor:
+    """h used whole, three ways sliced (like q, k, v) and twice more; basic or integer-array
+    indexing select the same elements, so only the gradient path differs."""
+    h = x * 1.5
+    h.retain_grad()
+    cols = [slice(0, 2), slice(2, 4), slice(4, 6)] if basic else \
+        [np.arange(0, 2), np.arange(2, 4), np.arange(4, 6)]
+    q, k, v = (h[:, c] for c in cols)
+    mixed = (q * k + v).sum() + (h * h).sum() + h[:, cols[0]].sum() + (h + h).sum()
+    x.zero_grad()
+    mixed.backward()
+    return h
+
+
+def test_slice_gradients_accumulated_in_place_equal_the_dense_path() -> None:
+    x = Tensor(np.random.default_rng(3).standard_normal((4, 6)), requires_grad=True)
+    h_basic = _sliced_graph(x, basic=True)
+    basic_grads = (x.grad.data.copy(), h_basic.grad.data.copy())
+    h_dense = _sliced_graph(x, basic=False)
+    np.testing.assert_array_equal(basic_grads[0], x.grad.data)
+    np.testing.assert_array_equal(basic_grads[1], h_dense.grad.data)
+    h = x.data * 1.5                                   # and both equal the formula
+    expected = np.concatenate([h[:, 2:4], h[:, 0:2], np.ones((4, 2))], axis=1) + 2 * h + 2
+    expected[:, 0:2] += 1
+    np.testing.assert_allclose(h_basic.grad.data, expected, rtol=1e-6)
+
+
+def test_in_place_accumulation_never_touches_an_array_an_op_returned() -> None:
+    # Add's backward hands the same array to both parents; the engine must not add into it.
+    x = Tensor(np.ones(3), requires_grad=True)
+    a = x * 2.0
+    b = a + a                       # a receives the same gradient array twice
+    c = a[0:2].sum() + b.sum() + a.sum()
+    c.backward()
+    np.testing.assert_array_equal(x.grad.data, [2 * (1 + 2 + 1), 2 * (1 + 2 + 1), 2 * (2 + 1)])

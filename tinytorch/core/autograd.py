@@ -312,6 +312,54 @@ def _forward_instrumented(cls: type[Function], ctx: Node, arrays: list[Any],
 # --- The backward engine -----------------------------------------------------------------------
 
 
+class SliceGradient:
+    """A gradient that is zero except in one basic slice: what a slicing op's backward returns.
+
+    Materialized it would be a zero array of the input's full shape with ``values`` written in
+    at ``index``. The engine instead adds ``values`` into one buffer per input, so an input
+    sliced three ways (q, k and v out of one projection) costs one zero-filled array, not three
+    plus two full-size sums. Anything else that reads it (``np.asarray``) gets the dense array.
+    """
+
+    __slots__ = ("index", "shape", "values")
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray) -> None:
+        self.shape, self.index, self.values = shape, index, values
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        dense = np.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
+        dense[self.index] = self.values
+        return dense
+
+
+def _add_dense(pending: dict[int, np.ndarray], owned: set[int], key: int,
+               grad: np.ndarray) -> None:
+    """Add a gradient into ``pending[key]``: in place into a buffer the engine allocated itself
+    (nobody else can hold it), otherwise into a new buffer that the engine then owns."""
+    current = pending.get(key)
+    if current is None:
+        pending[key] = grad                             # not owned: the op may still hold it
+    elif id(current) in owned and current.dtype == grad.dtype:
+        current += grad
+    else:
+        total = current + grad
+        owned.discard(id(current))
+        owned.add(id(total))
+        pending[key] = total
+
+
+def _add_slice(pending: dict[int, np.ndarray], owned: set[int], key: int,
+               grad: SliceGradient) -> None:
+    """Add a slice gradient into ``pending[key]``, in place when the engine owns that buffer."""
+    current = pending.get(key)
+    if current is None or id(current) not in owned:   # another op may still hold `current`
+        buffer = np.zeros(grad.shape, grad.values.dtype) if current is None else current.copy()
+        owned.add(id(buffer))
+        pending[key] = current = buffer
+    current[grad.index] += grad.values
+
+
+
 def _topological_order(root: Node) -> list[Node]:
     """Nodes reachable from ``root``, each once, every node before the nodes it feeds from."""
     order: list[Node] = []
@@ -374,11 +422,13 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
         _accumulate_leaf(root, seed, set())
         return
     pending: dict[int, np.ndarray] = {id(root.grad_fn): seed}
+    owned: set[int] = set()  # ids of pending buffers the engine allocated (see _add_slice)
     stored: set[int] = set()
     for node in _topological_order(root.grad_fn):
         grad = pending.pop(id(node), None)
         if grad is None:
             continue
+        owned.discard(id(grad))
         if node.released:
             raise _freed_graph_error(node)
         grads = node.function.backward(node, grad)
@@ -391,13 +441,16 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
         for parent, g in zip(node.parents, grads, strict=False):
             if g is None or not getattr(parent, "requires_grad", False):
                 continue
-            g = _fit_to_input(g, parent.shape, node)
             child = parent.grad_fn
+            if type(g) is SliceGradient and child is not None and not parent._retains_grad:
+                _add_slice(pending, owned, id(child), g)
+                continue
+            g = _fit_to_input(g, parent.shape, node)
             if child is None:
                 _accumulate_leaf(parent, g, stored)
                 continue
             key = id(child)
-            pending[key] = pending[key] + g if key in pending else g
+            _add_dense(pending, owned, key, g)
             if parent._retains_grad:
                 _accumulate_leaf(parent, g, stored)
         if not retain_graph:
