@@ -48,25 +48,32 @@ def _prompt() -> np.ndarray:
 # --- tinytorch -------------------------------------------------------------------------------
 
 
-def train_tinytorch() -> Step:
-    """tinytorch: GPT forward, cross_entropy over (B*T, V), backward, AdamW step."""
-    from tinytorch.core.losses import cross_entropy
-    from tinytorch.core.optimizers import AdamW
+def lm_train_step(model: Any, adamw: Any, cross_entropy: Any, inputs: Any,
+                  targets: Any) -> Step:
+    """One language-model training step, written once for both frameworks.
 
-    model = _tinytorch_model(TRAIN_CONTEXT)
-    optimizer = AdamW(model.parameters(), lr=LR)
-    inputs, targets = _train_batch()
+    ``adamw`` and ``cross_entropy`` are the framework's AdamW class and cross-entropy function;
+    ``inputs`` and ``targets`` are (B, T) ids in the framework's own array type.
+    """
+    optimizer = adamw(model.parameters(), lr=LR)
     flat_targets = targets.reshape(-1)
 
     def step() -> Any:
         optimizer.zero_grad()
-        logits = model(inputs)                                   # (B, T, V)
-        loss = cross_entropy(logits.reshape(-1, VOCAB), flat_targets)
+        loss = cross_entropy(model(inputs).reshape(-1, VOCAB), flat_targets)   # (B*T, V)
         loss.backward()
         optimizer.step()
         return loss
 
     return step
+
+
+def train_tinytorch() -> Step:
+    """tinytorch: GPT forward, cross_entropy over (B*T, V), backward, AdamW step."""
+    from tinytorch.core.losses import cross_entropy
+    from tinytorch.core.optimizers import AdamW
+
+    return lm_train_step(_tinytorch_model(TRAIN_CONTEXT), AdamW, cross_entropy, *_train_batch())
 
 
 def _generate_tinytorch(use_cache: bool) -> Step:
@@ -162,19 +169,9 @@ def train_torch() -> Step | None:
     torch = optional_torch()
     if torch is None:
         return None
-    model = _torch_model(torch, TRAIN_CONTEXT)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
     inputs, targets = (torch.from_numpy(a) for a in _train_batch())
-    flat_targets = targets.reshape(-1)
-
-    def step() -> Any:
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(inputs).view(-1, VOCAB), flat_targets)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return lm_train_step(_torch_model(torch, TRAIN_CONTEXT), torch.optim.AdamW,
+                         torch.nn.functional.cross_entropy, inputs, targets)
 
 
 def _generate_torch(use_cache: bool) -> Step | None:

@@ -2,9 +2,10 @@
 
 ``gpt_train_step`` times the project's own ``GPT`` class. This workload asks what a *user* gets:
 the model is written the way nanoGPT writes it, from ``tinytorch.nn`` layers and
-``tinytorch.nn.functional`` calls only (one ``c_attn`` Linear whose output is sliced into q, k
-and v, ``scaled_dot_product_attention(is_causal=True)``, learned position embeddings, a bias-free
-``lm_head``), with AdamW. Sizes: vocabulary 65, d_model 128, 4 heads, 2 layers, context 64,
+``tinytorch.nn.functional`` calls only, and the very same class source builds the PyTorch twin
+(``define_model``): one ``c_attn`` Linear whose output is sliced into q, k and v,
+``scaled_dot_product_attention(is_causal=True)``, learned position embeddings, a bias-free
+``lm_head``, and AdamW. Sizes: vocabulary 65, d_model 128, 4 heads, 2 layers, context 64,
 batch 16. GELU is the tanh form on both sides (GPT-2's); the weights are not tied. PyTorch runs
 the same model with the same weights, copied across.
 """
@@ -16,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.harness import Step, Workload, optional_torch
+from benchmarks.workloads_gpt import lm_train_step
 
 ORDER = 31  # right after the project's GPT rows
 
-VOCAB, WIDTH, HEADS, LAYERS, CONTEXT, BATCH, LR = 65, 128, 4, 2, 64, 16, 1e-3
+VOCAB, WIDTH, HEADS, LAYERS, CONTEXT, BATCH = 65, 128, 4, 2, 64, 16
 
 
 def _batch() -> tuple[np.ndarray, np.ndarray]:
@@ -28,13 +30,14 @@ def _batch() -> tuple[np.ndarray, np.ndarray]:
     return text[:, :-1], text[:, 1:]
 
 
-def build_tinytorch_model() -> Any:
-    """The composed model in tinytorch (public names only: nn, nn.functional)."""
-    import tinytorch as tt
-    from tinytorch import nn
-    from tinytorch.nn import functional as F  # noqa: N812 (the PyTorch idiom)
+def define_model(nn: Any, functional: Any, positions: Any) -> Any:
+    """The nanoGPT class, written once against a framework's ``nn`` and ``nn.functional``.
 
-    class CausalSelfAttention(nn.Module):
+    The same source builds the tinytorch model and its PyTorch twin, so they cannot drift
+    apart; ``positions(T)`` makes the position ids in the framework's own array type.
+    """
+
+    class CausalSelfAttention(nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.c_attn, self.c_proj = nn.Linear(WIDTH, 3 * WIDTH), nn.Linear(WIDTH, WIDTH)
@@ -44,71 +47,6 @@ def build_tinytorch_model() -> Any:
             qkv = self.c_attn(x)
             q, k, v = (qkv[..., i * c:(i + 1) * c].reshape(b, t, HEADS, c // HEADS)
                        .transpose(1, 2) for i in range(3))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.c_proj(y.transpose(1, 2).reshape(b, t, c))
-
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.ln_1, self.ln_2 = nn.LayerNorm(WIDTH), nn.LayerNorm(WIDTH)
-            self.attn = CausalSelfAttention()
-            self.c_fc, self.c_proj = nn.Linear(WIDTH, 4 * WIDTH), nn.Linear(4 * WIDTH, WIDTH)
-
-        def forward(self, x: Any) -> Any:
-            x = x + self.attn(self.ln_1(x))
-            return x + self.c_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-    class NanoGPT(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(VOCAB, WIDTH), nn.Embedding(CONTEXT, WIDTH)
-            self.h = nn.ModuleList([Block() for _ in range(LAYERS)])
-            self.ln_f = nn.LayerNorm(WIDTH)
-            self.lm_head = nn.Linear(WIDTH, VOCAB, bias=False)
-
-        def forward(self, idx: Any) -> Any:
-            x = self.wte(idx) + self.wpe(np.arange(idx.shape[1]))
-            for block in self.h:
-                x = block(x)
-            return self.lm_head(self.ln_f(x))
-
-    tt.manual_seed(0)
-    return NanoGPT()
-
-
-def train_tinytorch() -> Step:
-    """tinytorch: the composed GPT's forward, cross-entropy, backward and AdamW step."""
-    from tinytorch import optim
-    from tinytorch.nn import functional
-
-    model = build_tinytorch_model()
-    optimizer = optim.AdamW(model.parameters(), lr=LR)
-    inputs, targets = _batch()
-    flat_targets = targets.reshape(-1)
-
-    def step() -> Any:
-        optimizer.zero_grad()
-        loss = functional.cross_entropy(model(inputs).reshape(-1, VOCAB), flat_targets)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
-
-
-def build_torch_model(torch: Any) -> Any:
-    """The same model in PyTorch, its weights copied from the tinytorch model."""
-    nn, functional = torch.nn, torch.nn.functional
-
-    class CausalSelfAttention(nn.Module):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.c_attn, self.c_proj = nn.Linear(WIDTH, 3 * WIDTH), nn.Linear(WIDTH, WIDTH)
-
-        def forward(self, x: Any) -> Any:
-            b, t, c = x.shape
-            q, k, v = (part.view(b, t, HEADS, c // HEADS).transpose(1, 2)
-                       for part in self.c_attn(x).split(c, dim=2))
             y = functional.scaled_dot_product_attention(q, k, v, is_causal=True)
             return self.c_proj(y.transpose(1, 2).reshape(b, t, c))
 
@@ -132,14 +70,29 @@ def build_torch_model(torch: Any) -> Any:
             self.lm_head = nn.Linear(WIDTH, VOCAB, bias=False)
 
         def forward(self, idx: Any) -> Any:
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(positions(idx.shape[1]))
             for block in self.h:
                 x = block(x)
             return self.lm_head(self.ln_f(x))
 
-    model = NanoGPT()
+    return NanoGPT
+
+
+def build_tinytorch_model() -> Any:
+    """The composed model in tinytorch (public names only: nn, nn.functional)."""
+    import tinytorch as tt
+    from tinytorch import nn
+    from tinytorch.nn import functional
+
+    tt.manual_seed(0)
+    return define_model(nn, functional, np.arange)()
+
+
+def build_torch_model(torch: Any) -> Any:
+    """The same model in PyTorch, its weights copied from the tinytorch model."""
+    model = define_model(torch.nn, torch.nn.functional, torch.arange)()
     source = dict(build_tinytorch_model().named_parameters())
-    linears = {name for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    linears = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     with torch.no_grad():
         for name, param in model.named_parameters():
             value = source[name].data                # both models use the same names
@@ -149,24 +102,23 @@ def build_torch_model(torch: Any) -> Any:
     return model
 
 
+def train_tinytorch() -> Step:
+    """tinytorch: the composed GPT's forward, cross-entropy, backward and AdamW step."""
+    from tinytorch import optim
+    from tinytorch.nn import functional
+
+    return lm_train_step(build_tinytorch_model(), optim.AdamW, functional.cross_entropy,
+                         *_batch())
+
+
 def train_torch() -> Step | None:
     """PyTorch: the same model, loss, backward and AdamW step."""
     torch = optional_torch()
     if torch is None:
         return None
-    model = build_torch_model(torch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
     inputs, targets = (torch.from_numpy(a) for a in _batch())
-    flat_targets = targets.reshape(-1)
-
-    def step() -> Any:
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(inputs).view(-1, VOCAB), flat_targets)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return lm_train_step(build_torch_model(torch), torch.optim.AdamW,
+                         torch.nn.functional.cross_entropy, inputs, targets)
 
 
 WORKLOADS = [

@@ -12,6 +12,7 @@ import pytest
 from oracle_helpers import import_torch
 
 from benchmarks import workloads_nanogpt as nano
+from benchmarks.workloads_gpt import LR
 
 torch = import_torch()
 pytestmark = pytest.mark.oracle
@@ -22,8 +23,8 @@ def test_composed_nanogpt_matches_pytorch_loss_gradients_and_adamw_steps() -> No
     from tinytorch.nn import functional
 
     ours, theirs = nano.build_tinytorch_model(), nano.build_torch_model(torch)
-    ours_opt = optim.AdamW(ours.parameters(), lr=nano.LR)
-    theirs_opt = torch.optim.AdamW(theirs.parameters(), lr=nano.LR)
+    ours_opt = optim.AdamW(ours.parameters(), lr=LR)
+    theirs_opt = torch.optim.AdamW(theirs.parameters(), lr=LR)
     inputs, targets = nano._batch()
     theirs_params = dict(theirs.named_parameters())
     for _ in range(2):
