@@ -6,9 +6,11 @@ How a workload is measured:
     tinytorch, torch, numpy, ...) so that a slow drift of the machine (clock boost, another
     process, a thermal limit) lands on all of them alike instead of on whichever ran last. The
     order of the timed calls is kept in the report (``schedule``). The report gives the median
-    and the interquartile range per framework, and the ratio of the medians tinytorch/torch and
-    tinytorch/numpy. Python's garbage collector stays on (it is part of a real step's cost); a
-    collection runs between blocks so one framework's garbage is not collected on another's clock.
+    and the interquartile range per framework, the median number of minor page faults per call
+    (``minor_faults_median``: fresh pages the allocator made the kernel map), and the ratio of
+    the medians tinytorch/torch and tinytorch/numpy. Python's garbage collector stays on (it is
+    part of a real step's cost); a collection runs between blocks so one framework's garbage is
+    not collected on another's clock.
 
 Adding a workload:
     Create ``benchmarks/workloads_<topic>.py`` that defines ``WORKLOADS: list[Workload]``; it is
@@ -19,7 +21,9 @@ Adding a workload:
     that fails to import still shows up, as an error row.
 
 Allocator modes (``--allocator``):
-    ``default`` runs with the C library's allocator as the process found it; ``tuned`` first calls
+    ``default`` runs with the C library's allocator as the process found it, which is tuned
+    because ``import tinytorch`` tunes it (set ``TINYTORCH_ALLOCATOR=system`` to time glibc's own
+    settings); ``tuned`` first calls
     ``tinytorch.perf.tune_allocator()``; ``both`` runs every workload with the default allocator,
     then tunes and runs every workload again. That order is forced: glibc's ``mallopt`` cannot
     be undone cleanly, so the default rows must come first. Each row records the allocator state
@@ -42,6 +46,11 @@ import subprocess
 import sys
 import time
 import traceback
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None  # type: ignore[assignment]
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -135,6 +144,7 @@ class _Contender:
     framework: str
     step: Step
     samples: list[float] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)
     error: str | None = None
 
 
@@ -273,12 +283,21 @@ def _describe(exc: BaseException) -> str:
     return "".join(lines).strip()
 
 
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (0 where getrusage is unavailable)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
+
+
 def _call(contender: _Contender, clock: Callable[[], float]) -> float | None:
-    """Run one step and return its duration, or record the failure and return None."""
+    """Run one step and return its duration (its page faults go to ``contender.faults``),
+    or record the failure and return None."""
     try:
+        faults = _minor_faults()
         start = clock()
         contender.step()
-        return clock() - start
+        elapsed = clock() - start
+        contender.faults.append(_minor_faults() - faults)
+        return elapsed
     except Exception as exc:
         contender.error = _describe(exc)
         return None
@@ -338,6 +357,9 @@ def measure(
             cells[contender.framework] = {"status": "error", "reason": contender.error}
         else:
             cells[contender.framework] = _summary(contender.samples)
+            # fresh pages the kernel had to map in, per step: the allocator's cost (issue 14)
+            cells[contender.framework]["minor_faults_median"] = statistics.median(
+                contender.faults[-len(contender.samples):] or [0])
 
     ratios = {
         f"tinytorch/{base}": _ratio(cells["tinytorch"], cells[base]) for base in ("torch", "numpy")
@@ -506,8 +528,8 @@ def run(
             )
         if requested == "default" and allocator_tuned():
             notes.append(
-                "the allocator was already tuned in this process, so 'default' rows "
-                "ran tuned (mallopt cannot be undone)"
+                "the allocator was already tuned in this process (import tinytorch tunes it "
+                "unless TINYTORCH_ALLOCATOR=system), so 'default' rows ran tuned"
             )
         for workload in workloads:
             if echo is not None:
@@ -549,13 +571,19 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} us"
 
 
+def _fmt_faults(cell: dict[str, Any]) -> str:
+    faults = cell.get("minor_faults_median")
+    return "-" if faults is None else f"{faults:.0f}"
+
+
 def _fmt_ratio(ratio: float | None) -> str:
     return "n/a" if ratio is None else f"{ratio:.2f}x"
 
 
 def format_table(report: dict[str, Any]) -> str:
     """The report as a plain-ASCII table: medians +- IQR, ratios and the target verdicts."""
-    header = ["workload", "alloc", "tinytorch", "torch", "numpy", "tt/torch", "tt/numpy", "target"]
+    header = ["workload", "alloc", "tinytorch", "torch", "numpy", "tt/torch", "tt/numpy",
+              "faults tt/torch", "target"]
     lines = [header]
     problems: list[str] = []
     for row in report["results"]:
@@ -572,6 +600,7 @@ def format_table(report: dict[str, Any]) -> str:
                 _fmt_time(cells["numpy"]),
                 _fmt_ratio(row["ratios"]["tinytorch/torch"]),
                 _fmt_ratio(row["ratios"]["tinytorch/numpy"]),
+                "/".join(_fmt_faults(cells[name]) for name in ("tinytorch", "torch")),
                 target_text,
             ]
         )
@@ -584,7 +613,8 @@ def format_table(report: dict[str, Any]) -> str:
         for line in lines
     ]
     rendered.insert(1, "  ".join("-" * width for width in widths))
-    rendered.append("times: median +- interquartile range per call; ratios of medians")
+    rendered.append("times: median +- interquartile range per call; ratios of medians; "
+                    "faults: median minor page faults per call")
     rendered.extend(f"note: {note}" for note in report.get("notes", []))
     rendered.extend(f"error: {problem}" for problem in problems)
     text = "\n".join(rendered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,9 @@ except ImportError:
     threadpool_limits = None
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets tests import oracle_helpers
+# Tests check glibc's own behaviour (and tune it only in child processes), so the suite opts out
+# of tinytorch's import-time allocator tuning; child processes inherit the setting.
+os.environ.setdefault("TINYTORCH_ALLOCATOR", "system")
 
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("ci")

@@ -2,7 +2,8 @@
 
 The everyday names are re-exported here; each lives in the module of the course that
 introduces it (``tinytorch.core.*`` for the framework, ``tinytorch.perf.*`` for the systems
-modules). Importing tinytorch has no side effects.
+modules). Importing tinytorch has one side effect: it keeps freed arrays in the process's heap
+(``perf.allocator.apply_default_policy``; opt out with ``TINYTORCH_ALLOCATOR=system``).
 """
 
 from __future__ import annotations
@@ -193,6 +194,12 @@ from tinytorch.core.tensor import (
 from tinytorch.core.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
 from tinytorch.core.transformer import GPT, LayerNorm, TinyGPT, TransformerBlock, create_causal_mask
+
+# The allocator policy (issue 14): freed activations stay in the heap instead of page-faulting
+# back in every step. One call, once; TINYTORCH_ALLOCATOR=system opts out.
+from tinytorch.perf.allocator import apply_default_policy as _apply_allocator_policy  # noqa: E402
+
+_apply_allocator_policy()
 
 # ------------------------------------------------------------------------------------------------
 

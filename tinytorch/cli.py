@@ -104,8 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="time tinytorch against PyTorch and NumPy (see `tinytorch bench --help`)",
         description="Delegates to the benchmark harness (python -m benchmarks).")
     run.add_argument("--allocator", choices=("tuned", "default"), default="tuned",
-                     help="'tuned' (default) keeps freed large arrays mapped between training "
-                          "steps (tinytorch.perf.tune_allocator), 'default' leaves glibc as is")
+                     help="'tuned' (default) makes sure freed large arrays stay mapped between "
+                          "training steps (tinytorch.perf.tune_allocator); 'default' keeps the "
+                          "policy the import chose, which is tuned unless TINYTORCH_ALLOCATOR="
+                          "system was set")
     doctor_parser = commands.add_parser(
         "doctor", help="report Python, NumPy, BLAS, threads, optional extras and data sets",
         description="Print the Python and NumPy versions, the BLAS library and its threads, "
@@ -194,7 +196,7 @@ def _run_milestones(args: argparse.Namespace, out: TextIO) -> int:
     except TinyTorchError as exc:
         return _error(str(exc))
     if args.allocator == "tuned":
-        tune_allocator()  # an explicit choice of this command, never done on import
+        tune_allocator()  # also under TINYTORCH_ALLOCATOR=system: the flag is the user's choice
     results: list[MilestoneResult] = []
     started = time.perf_counter()
     with blas_threads(args.blas_threads) as threads_note:

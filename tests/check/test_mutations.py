@@ -54,7 +54,7 @@ CASES = [
               "np.copyto(z, -np.inf, where=~mask)", "np.copyto(z, -np.inf, where=mask)"),
      "12", "future"),
     (Mutation("LayerNorm gradient without the variance term", "core/transformer.py",
-              "            g -= xhat * mean_gx\n", ""),
+              "                g -= xhat[blk] * mean_gx\n", ""),
      "13", "LayerNorm gradient of x"),
     (Mutation("KV cache off by one", "core/attention.py",
               "length = max(self._filled[layer_idx], self.seq_len)",

@@ -224,7 +224,10 @@ def test_quick_checkpointed_blocks_hold_less_memory_between_forward_and_backward
     # the inputs of blocks 2 and 3, and the output the loss squares (x itself is a leaf)
     assert ours_saved <= 3 * x.data.nbytes + 64
     assert plain_saved > 10 * ours_saved
-    assert ours_held < plain_held / 5             # traced by tracemalloc, not estimated
+    # traced by tracemalloc, not estimated: a plain block keeps about four times its input
+    # (fused attention and LayerNorm save only what their backward reads), a checkpointed one
+    # its input alone
+    assert ours_held < plain_held / 3
 
 
 def test_quick_checkpoint_sequential_trains_the_digits_mlp_step_for_step() -> None:

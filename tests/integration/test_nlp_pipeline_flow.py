@@ -66,9 +66,10 @@ def torch_block(x: Any, p: dict[str, Any], prefix: str, num_heads: int, torch: A
     batch, seq, embed = x.shape
     head_dim = embed // num_heads
     h = torch_layer_norm(x, p[f"{prefix}ln1.weight"], p[f"{prefix}ln1.bias"], torch)
-    qkv = h @ p[f"{prefix}attention.qkv_proj.weight"] + p[f"{prefix}attention.qkv_proj.bias"]
-    q, k, v = (t.reshape(batch, seq, num_heads, head_dim).transpose(1, 2)
-               for t in qkv.split(embed, dim=-1))                         # (B, H, T, hd)
+    q, k, v = ((h @ p[f"{prefix}attention.{name}_proj.weight"]
+                + p[f"{prefix}attention.{name}_proj.bias"])
+               .reshape(batch, seq, num_heads, head_dim).transpose(1, 2)
+               for name in "qkv")                                        # (B, H, T, hd)
     scores = q @ k.transpose(-2, -1) / math.sqrt(head_dim)
     future = torch.triu(torch.ones(seq, seq, dtype=torch.bool), diagonal=1)
     weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
@@ -256,7 +257,7 @@ def test_bpe_tokens_flow_through_the_model(rng: np.random.Generator) -> None:
     inputs, targets = next_token_batch(ids, batch=4, seq_len=12, rng=rng)
     lm_loss(model(inputs), targets).backward()
     assert model.token_embedding.weight.grad.shape == (tokenizer.vocab_size, 16)
-    assert np.abs(model.blocks[0].attention.qkv_proj.weight.grad.data).sum() > 0
+    assert np.abs(model.blocks[0].attention.q_proj.weight.grad.data).sum() > 0
     generated = model.generate(inputs[0, :4], max_new_tokens=5, temperature=0)
     assert isinstance(tokenizer.decode(generated.tolist()), str)
     assert generated.tolist()[:4] == inputs[0, :4].tolist()

@@ -107,8 +107,8 @@ def test_trainer_epochs_inside_profile_match_and_every_step_is_recorded() -> Non
     profiled, prof = trainer_run(True)
     assert_same_state(plain, profiled)
     steps = 3 * 96 // 16
-    matmuls = [s for s in prof.key_averages() if s.op == "MatMul"]
-    assert {s.phase: s.calls for s in matmuls} == {"forward": 3 * steps, "backward": 3 * steps}
+    linears = [s for s in prof.key_averages() if s.op == "Linear"]
+    assert {s.phase: s.calls for s in linears} == {"forward": 3 * steps, "backward": 3 * steps}
 
 
 def test_quick_flop_and_time_tables_add_up() -> None:
@@ -130,15 +130,16 @@ def test_quick_flop_and_time_tables_add_up() -> None:
         assert sum(s.self_ns for s in mine) == sum(e.duration_ns for e in events)
     assert 0 < prof.coverage() <= 1
     # the model's share of the forward FLOPs is exactly what count_flops says, every step
-    model_ops = {"MatMul", "Add", "Relu"}
+    model_ops = {"Linear", "Relu"}
     forward_model = sum(e.flops for e in prof.events
                         if e.phase == "forward" and e.op in model_ops)
     assert forward_model == steps * Profiler().count_flops(model, (batch, 6))
-    # backward products: the weight gradient of both layers, the input gradient of the
-    # second only (the data needs none)
-    backward_products = sum(e.flops for e in prof.events
-                            if e.phase == "backward" and e.op == "MatMul")
-    assert backward_products == steps * (2 * batch * 6 * 16 + 2 * 2 * batch * 16 * 3)
+    # backward of the layers: the weight gradient of both, the input gradient of the second
+    # only (the data needs none), and one add per output element for each bias gradient
+    backward_layers = sum(e.flops for e in prof.events
+                          if e.phase == "backward" and e.op == "Linear")
+    assert backward_layers == steps * (2 * batch * 6 * 16 + 2 * 2 * batch * 16 * 3
+                                       + batch * 16 + batch * 3)
 
 
 def test_quick_profile_whose_body_raises_leaves_autograd_working() -> None:

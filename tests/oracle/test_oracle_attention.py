@@ -92,12 +92,20 @@ def test_attention_in_float64_matches_torch_tightly() -> None:
 def _torch_mha(ours: MultiHeadAttention) -> Any:
     """torch's layer with our weights (torch stores Linear weights as (out, in))."""
     theirs = torch.nn.MultiheadAttention(ours.embed_dim, ours.num_heads, batch_first=True)
+    w_qkv, b_qkv = _packed_in_proj(ours)
     with torch.no_grad():
-        theirs.in_proj_weight.copy_(torch.from_numpy(ours.qkv_proj.weight.data.T.copy()))
-        theirs.in_proj_bias.copy_(torch.from_numpy(ours.qkv_proj.bias.data))
+        theirs.in_proj_weight.copy_(torch.from_numpy(w_qkv.T.copy()))
+        theirs.in_proj_bias.copy_(torch.from_numpy(b_qkv))
         theirs.out_proj.weight.copy_(torch.from_numpy(ours.out_proj.weight.data.T.copy()))
         theirs.out_proj.bias.copy_(torch.from_numpy(ours.out_proj.bias.data))
     return theirs
+
+
+def _packed_in_proj(ours: MultiHeadAttention) -> tuple[np.ndarray, np.ndarray]:
+    """Our q/k/v projections side by side, (E, 3E) and (3E,): torch's packed in_proj layout."""
+    projections = (ours.q_proj, ours.k_proj, ours.v_proj)
+    return (np.concatenate([p.weight.data for p in projections], axis=1),
+            np.concatenate([p.bias.data for p in projections]))
 
 
 def _randomize(module: MultiHeadAttention, seed: int) -> None:
@@ -106,11 +114,11 @@ def _randomize(module: MultiHeadAttention, seed: int) -> None:
         p.data[...] = rng.normal(0.0, 0.3, size=p.shape)
 
 
-PARAM_PAIRS = [  # (our parameter path, torch parameter name, transpose?)
-    ("qkv_proj.weight", "in_proj_weight", True),
-    ("qkv_proj.bias", "in_proj_bias", False),
-    ("out_proj.weight", "out_proj.weight", True),
-    ("out_proj.bias", "out_proj.bias", False),
+PARAM_PAIRS = [  # (our parameter path, torch parameter name, transpose?, rows of torch's)
+    *((f"{name}_proj.weight", "in_proj_weight", True, i) for i, name in enumerate("qkv")),
+    *((f"{name}_proj.bias", "in_proj_bias", False, i) for i, name in enumerate("qkv")),
+    ("out_proj.weight", "out_proj.weight", True, None),
+    ("out_proj.bias", "out_proj.bias", False, None),
 ]
 
 
@@ -150,10 +158,12 @@ def test_multi_head_attention_matches_torch(embed_dim: int, num_heads: int,
         np.testing.assert_allclose(kv_ours.grad.data, to_numpy(kv_t.grad), atol=2e-5, rtol=2e-4)
     ours_params = dict(ours.named_parameters())
     theirs_params = dict(theirs.named_parameters())
-    for our_name, their_name, transpose in PARAM_PAIRS:
+    for our_name, their_name, transpose, part in PARAM_PAIRS:
         grad = ours_params[our_name].grad.data
-        np.testing.assert_allclose(grad.T if transpose else grad,
-                                   to_numpy(theirs_params[their_name].grad),
+        expected_grad = to_numpy(theirs_params[their_name].grad)
+        if part is not None:                     # torch packs q, k, v along its first axis
+            expected_grad = expected_grad[part * embed_dim:(part + 1) * embed_dim]
+        np.testing.assert_allclose(grad.T if transpose else grad, expected_grad,
                                    atol=5e-5, rtol=2e-4, err_msg=our_name)
 
 
@@ -164,8 +174,7 @@ def test_multi_head_attention_matches_a_torch_reimplementation_with_batch_mask()
     _randomize(ours, 4)
     x = rng.normal(size=(2, 6, 8)).astype(np.float32)
     mask = _random_mask((2, 6, 6), 5)
-    w_qkv = torch.from_numpy(ours.qkv_proj.weight.data)
-    b_qkv = torch.from_numpy(ours.qkv_proj.bias.data)
+    w_qkv, b_qkv = (torch.from_numpy(a) for a in _packed_in_proj(ours))
     w_o = torch.from_numpy(ours.out_proj.weight.data)
     b_o = torch.from_numpy(ours.out_proj.bias.data)
 
@@ -178,3 +187,38 @@ def test_multi_head_attention_matches_a_torch_reimplementation_with_batch_mask()
 
     assert_matches_torch(lambda xt: ours(xt, mask=mask), inputs=[x], torch_fn=torch_forward,
                          atol=2e-5, rtol=2e-4)
+
+
+# --- the functional face: tinytorch.nn.functional.scaled_dot_product_attention -------------
+
+
+def _additive(mask: np.ndarray) -> np.ndarray:
+    """A float mask in PyTorch's sense: 0 where attended, a large negative number elsewhere."""
+    return np.where(mask, 0.0, -1e4).astype(np.float32) + np.float32(0.25)
+
+
+FUNCTIONAL_RUNS = {  # name: (case, keyword arguments for both sides, built from the case mask)
+    "plain": ("no_mask_heads", lambda m: {}),
+    "causal_square": ("causal_heads", lambda m: {"is_causal": True}),
+    "causal_rectangular": ("cross_lengths_dv", lambda m: {"is_causal": True}),
+    "bool_mask": ("per_head_mask", lambda m: {"attn_mask": m}),
+    "float_mask": ("per_batch_mask", lambda m: {"attn_mask": _additive(m)}),
+    "scale": ("causal_heads", lambda m: {"attn_mask": m, "scale": 0.3}),
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONAL_RUNS))
+def test_functional_sdpa_matches_torch_with_its_arguments(name: str) -> None:
+    from tinytorch.nn import functional as ours_f
+
+    case, make_kwargs = FUNCTIONAL_RUNS[name]
+    q_shape, k_shape, v_shape, mask = CASES[case]
+    kwargs = make_kwargs(mask)
+    theirs = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+              for k, v in kwargs.items()}
+    assert_matches_torch(
+        lambda q, k, v: ours_f.scaled_dot_product_attention(q, k, v, **kwargs),
+        [q_shape, k_shape, v_shape],
+        torch_fn=lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **theirs),
+        atol=2e-5, rtol=2e-4,
+    )

@@ -69,8 +69,8 @@ def _torch_linear(x: Any, p: dict[str, Any], prefix: str) -> Any:
 def _torch_block(x: Any, p: dict[str, Any], prefix: str, num_heads: int) -> Any:
     b, t, e = x.shape
     norm = F.layer_norm(x, (e,), p[f"{prefix}.ln1.weight"], p[f"{prefix}.ln1.bias"], eps=1e-5)
-    qkv = _torch_linear(norm, p, f"{prefix}.attention.qkv_proj")
-    q, k, v = qkv.view(b, t, 3, num_heads, e // num_heads).permute(2, 0, 3, 1, 4)
+    q, k, v = (_torch_linear(norm, p, f"{prefix}.attention.{name}_proj")
+               .view(b, t, num_heads, e // num_heads).transpose(1, 2) for name in "qkv")
     heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     merged = heads.transpose(1, 2).reshape(b, t, e)
     x = x + _torch_linear(merged, p, f"{prefix}.attention.out_proj")
@@ -144,8 +144,8 @@ def test_transformer_block_with_padding_mask_matches_torch() -> None:
     def torch_block(xt: Any) -> Any:
         b, t, e = xt.shape
         norm = F.layer_norm(xt, (e,), p["ln1.weight"], p["ln1.bias"], eps=1e-5)
-        qkv = _torch_linear(norm, p, "attention.qkv_proj")
-        q, k, v = qkv.view(b, t, 3, 4, e // 4).permute(2, 0, 3, 1, 4)
+        q, k, v = (_torch_linear(norm, p, f"attention.{name}_proj").view(b, t, 4, e // 4)
+                   .transpose(1, 2) for name in "qkv")
         heads = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.from_numpy(mask)[:, None])
         xt = xt + _torch_linear(heads.transpose(1, 2).reshape(b, t, e), p, "attention.out_proj")
         norm = F.layer_norm(xt, (e,), p["ln2.weight"], p["ln2.bias"], eps=1e-5)

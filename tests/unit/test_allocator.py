@@ -1,4 +1,5 @@
-"""tune_allocator: a bool result, idempotent, really keeps freed memory, never runs on import.
+"""tune_allocator: a bool result, idempotent, really keeps freed memory; import tinytorch applies it
+unless TINYTORCH_ALLOCATOR=system (which the test suite sets, see conftest).
 
 mallopt changes the whole process and cannot be undone, so every call that could change the
 allocator runs in a child Python process; the test process keeps its default allocator.
@@ -7,6 +8,7 @@ allocator runs in a child Python process; the test process keeps its default all
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -104,3 +106,16 @@ def test_out_of_range_threshold_raises_before_touching_malloc(
     with pytest.raises(ValueError, match=rf"{name}=-?\d+ is out of range\n  why: .*\n  fix: "):
         tune_allocator(**kwargs)
     assert allocator_tuned() is False
+
+
+@pytest.mark.parametrize("setting", [None, "system"])
+def test_import_tinytorch_tunes_the_allocator_unless_opted_out(setting: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TINYTORCH_ALLOCATOR"}
+    if setting is not None:
+        env["TINYTORCH_ALLOCATOR"] = setting
+    code = "import json, tinytorch; print(json.dumps(tinytorch.perf.allocator_tuned()))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=REPO, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    tuned = json.loads(result.stdout.strip().splitlines()[-1])
+    assert tuned is (ON_GLIBC and setting is None)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
 from tinytorch.core.attention import (
+    Attention,
     AttentionSoftmax,
     KVCache,
     MultiHeadAttention,
@@ -106,9 +108,9 @@ def test_weights_depend_on_the_keys(rng: np.random.Generator) -> None:
 def _mha_reference(mha: MultiHeadAttention, x: np.ndarray, kv: np.ndarray,
                    mask: np.ndarray | None) -> np.ndarray:
     """Per-head loop in NumPy, the slow obvious way, from the layer's own weights."""
-    e, h, d = mha.embed_dim, mha.num_heads, mha.head_dim
-    w, b = mha.qkv_proj.weight.data, mha.qkv_proj.bias.data
-    q, k, v = x @ w[:, :e] + b[:e], kv @ w[:, e:2 * e] + b[e:2 * e], kv @ w[:, 2 * e:] + b[2 * e:]
+    h, d = mha.num_heads, mha.head_dim
+    q, k, v = (src @ proj.weight.data + proj.bias.data for src, proj in
+               ((x, mha.q_proj), (kv, mha.k_proj), (kv, mha.v_proj)))
     heads = []
     for i in range(h):
         cols = slice(i * d, (i + 1) * d)
@@ -151,14 +153,28 @@ def test_mha_unbatched_input_keeps_its_shape(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(out.data, mha(Tensor(x[None])).data[0], atol=1e-6)
 
 
-def test_mha_qkv_is_one_projection_and_all_parameters_learn(rng: np.random.Generator) -> None:
+def test_mha_projections_are_named_like_upstream_and_all_parameters_learn(
+        rng: np.random.Generator) -> None:
     mha = MultiHeadAttention(8, 2)
     names = [name for name, _ in mha.named_parameters()]
-    assert names == ["qkv_proj.weight", "qkv_proj.bias", "out_proj.weight", "out_proj.bias"]
-    assert mha.qkv_proj.weight.shape == (8, 24)
+    assert names == [f"{proj}_proj.{kind}" for proj in ("q", "k", "v", "out")
+                     for kind in ("weight", "bias")]
+    assert len(mha.parameters()) == 8 and mha.num_parameters() == 4 * (8 * 8 + 8)
+    assert list(mha.state_dict()) == names
+    assert mha.q_proj.weight.shape == (8, 8)
     mha(Tensor(rng.normal(size=(2, 3, 8)))).sum().backward()
     for name, p in mha.named_parameters():
         assert p.grad is not None and np.abs(p.grad.data).sum() > 0, name
+
+
+def test_setting_q_proj_weight_changes_the_queries(rng: np.random.Generator) -> None:
+    mha = MultiHeadAttention(8, 2)
+    x = Tensor(rng.normal(size=(1, 4, 8)))
+    before = mha(x).data.copy()
+    mha.q_proj.weight.data[...] = 0.0               # all queries equal: uniform weights
+    uniform = mha(x)
+    assert not np.allclose(before, uniform.data)
+    np.testing.assert_allclose(mha.attention_weights.data, 0.25, atol=1e-6)
 
 
 def test_mha_rejects_indivisible_heads_and_wrong_width() -> None:
@@ -258,3 +274,32 @@ def test_mha_refuses_cache_while_recording_gradients() -> None:
     mha = MultiHeadAttention(4, 2)
     with pytest.raises(GraphError, match="no_grad"):
         mha(Tensor(np.ones((1, 1, 4))), cache=KVCache(1, 4, 1, 2, 2))
+
+
+@pytest.mark.parametrize("with_extras", [False, True])
+def test_fused_attention_op_passes_gradcheck(rng: np.random.Generator, with_extras: bool) -> None:
+    q, k, v = (Tensor(rng.normal(size=(2, 3, n, 4)), requires_grad=True) for n in (3, 5, 5))
+    extras: dict[str, Any] = {}
+    if with_extras:                              # a blocked row, an additive bias and dropout
+        mask = rng.random((3, 5)) > 0.3
+        mask[1] = False
+        extras = {"mask": mask, "bias": rng.normal(size=(3, 5)),
+                  "keep": (rng.random((2, 3, 3, 5)) > 0.2) * 1.25}
+    assert gradcheck(lambda a, b, c: Attention.apply(a, b, c, scale=0.6, **extras), [q, k, v])
+
+
+def test_functional_sdpa_dropout_uses_the_global_generator_and_rescales(
+        rng: np.random.Generator) -> None:
+    from tinytorch.core.rng import get_rng, manual_seed
+    from tinytorch.nn import functional
+
+    q, k, v = (rng.normal(size=(2, 3, 4)).astype(np.float32) for _ in range(3))
+    manual_seed(5)
+    out = functional.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    manual_seed(5)
+    keep = (get_rng().random((2, 3, 3), dtype=np.float32) >= 0.4) / np.float32(0.6)
+    weights = _reference_attention(q, k, v, None)[1]
+    np.testing.assert_allclose(out.data, (weights * keep) @ v, atol=1e-6)
+    with pytest.raises(ValueError, match="both attn_mask and is_causal"):
+        functional.scaled_dot_product_attention(q, k, v, attn_mask=np.ones((3, 3), bool),
+                                                is_causal=True)

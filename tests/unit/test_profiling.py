@@ -173,10 +173,10 @@ def test_profile_events_add_up_to_the_tables() -> None:
         assert sum(s.calls for s in rows) == len(events)
         assert sum(s.self_ns for s in rows) == sum(e.duration_ns for e in events)
         assert sum(s.flops for s in rows) == prof.total(phase).flops
-    matmul_fwd = [e for e in prof.events if e.op == "MatMul" and e.phase == "forward"]
-    assert matmul_fwd[0].bytes == (3 * 6 + 6 * 5 + 3 * 5) * 4       # two inputs and the output
+    linear_fwd = [e for e in prof.events if e.op == "Linear" and e.phase == "forward"]
+    assert linear_fwd[0].bytes == (3 * 6 + 6 * 5 + 5 + 3 * 5) * 4   # x, weight, bias, output
     table = prof.table()
-    assert table.splitlines()[0].startswith("op") and "MatMul" in table and "total" in table
+    assert table.splitlines()[0].startswith("op") and "Linear" in table and "total" in table
 
 
 def test_chrome_trace_parses_with_the_expected_fields(tmp_path: Path) -> None:
@@ -272,9 +272,9 @@ def test_reports_carry_measured_flops_of_both_passes() -> None:
     assert forward["flops"] == 2 * 5 * 8 * 4 + 5 * 4 and forward["latency_ms"] > 0
     backward = PROFILER.profile_backward_pass(model, x, warmup=0, iterations=2)
     # the loss (a sum of 20 values) adds 19; backward: the weight-gradient product (x needs
-    # none), and the bias Add counted once per input gradient (both operands)
+    # none), one add per output element for the bias gradient, and the sum's 19
     assert backward["forward_flops"] == forward["flops"] + 19
-    assert backward["backward_flops"] == 2 * 5 * 8 * 4 + 2 * 5 * 4 + 19
+    assert backward["backward_flops"] == 2 * 5 * 8 * 4 + 5 * 4 + 19
     assert backward["gradient_bytes"] == (8 * 4 + 4) * 4
     layer = PROFILER.profile_layer(Linear(8, 4), (5, 8), warmup=0, iterations=2)
     assert layer["layer_type"] == "Linear" and layer["parameters"] == 36

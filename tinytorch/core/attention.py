@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core import autograd
+from tinytorch.core import autograd, ops
 from tinytorch.core.autograd import Function, Node
 from tinytorch.core.broadcasting import broadcasts_to
 from tinytorch.core.errors import GraphError, ShapeError, explain
@@ -35,6 +35,35 @@ Array = np.ndarray
 # --- The attention function ------------------------------------------------------------------
 
 
+def masked_softmax(z: Array, mask: Array | None) -> Array:
+    """Softmax over the last axis of ``z`` (already scaled), in place; blocked keys get 0.
+
+    ``mask`` is boolean, True = attend. A row whose keys are all blocked comes out as zeros.
+    """
+    if mask is not None:
+        np.copyto(z, -np.inf, where=~mask)                  # exp(-inf) = 0: blocked keys vanish
+    peak = z.max(axis=-1, keepdims=True)
+    if mask is not None:
+        peak[np.isneginf(peak)] = 0.0                       # an all-blocked row: avoid -inf - -inf
+    z -= peak
+    np.exp(z, out=z)
+    total = z.sum(axis=-1, keepdims=True)
+    if mask is not None:
+        total[total == 0.0] = 1.0                           # ... and 0 / 0: the row stays zero
+    z /= total
+    return z
+
+
+def masked_softmax_backward(grad: Array, weights: Array, scale: float) -> Array:
+    """d(scores) from d(weights) for weights = masked_softmax(scale * scores) (a new array)."""
+    # d softmax: w * (g - sum(g * w)); blocked keys have w = 0, so they get no gradient
+    inner = np.einsum("...j,...j->...", grad, weights)[..., None]
+    out = grad - inner
+    out *= weights
+    out *= scale
+    return out
+
+
 class AttentionSoftmax(Function):
     """weights = softmax(scale * scores) over the last axis, restricted to the attended keys.
 
@@ -45,18 +74,7 @@ class AttentionSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Node, scores: Array, *, scale: float, mask: Array | None = None) -> Array:
-        z = scores * scale                                  # a Python float keeps the dtype
-        if mask is not None:
-            np.copyto(z, -np.inf, where=~mask)              # exp(-inf) = 0: blocked keys vanish
-        peak = z.max(axis=-1, keepdims=True)
-        if mask is not None:
-            peak[np.isneginf(peak)] = 0.0                   # an all-blocked row: avoid -inf - -inf
-        z -= peak
-        np.exp(z, out=z)
-        total = z.sum(axis=-1, keepdims=True)
-        if mask is not None:
-            total[total == 0.0] = 1.0                       # ... and 0 / 0: the row stays zero
-        z /= total
+        z = masked_softmax(scores * scale, mask)            # a Python float keeps the dtype
         ctx.save_for_backward(z)
         ctx.scale = scale
         return z
@@ -64,12 +82,57 @@ class AttentionSoftmax(Function):
     @staticmethod
     def backward(ctx: Node, grad: Array) -> Array:
         (weights,) = ctx.saved_tensors
-        # d softmax: w * (g - sum(g * w)); blocked keys have w = 0, so they get no gradient
-        inner = (grad * weights).sum(axis=-1, keepdims=True)
-        out = grad - inner
-        out *= weights
-        out *= ctx.scale
-        return out
+        return masked_softmax_backward(grad, weights, ctx.scale)
+
+
+class Attention(Function):
+    """out = dropout(softmax(scale * Q K^T + bias, masked)) V as one op, with one backward.
+
+    The composed form records a matmul, a transpose, the softmax and a second matmul, each
+    with its own output and gradient arrays; fused, the scores live only inside this op and
+    the backward is four batched GEMMs around one softmax backward.
+
+    Args (keywords):
+        scale: multiplies the scores.
+        mask: boolean, broadcastable to the scores, True = attend (or None).
+        bias: a float array added to the scaled scores (PyTorch's float ``attn_mask``), or None.
+        keep: dropout's kept-and-rescaled multiplier on the weights, or None.
+        sink: a list that receives the weights array, for inspection (or None).
+
+    Shapes:
+        q: (..., T_q, d)    k: (..., T_k, d)    v: (..., T_k, d_v)  ->  (..., T_q, d_v)
+    """
+
+    @staticmethod
+    def forward(ctx: Node, q: Array, k: Array, v: Array, *, scale: float,
+                mask: Array | None = None, bias: Array | None = None,
+                keep: Array | None = None, sink: list[Array] | None = None) -> Array:
+        z = np.matmul(q, np.swapaxes(k, -1, -2))
+        z *= scale
+        if bias is not None:
+            z += bias
+        weights = masked_softmax(z, mask)
+        if sink is not None:
+            sink.append(weights)
+        mixing = weights if keep is None else weights * keep
+        ctx.save_for_backward(q, k, v, weights, mixing)
+        ctx.scale, ctx.keep = scale, keep
+        return np.matmul(mixing, v)
+
+    @staticmethod
+    def backward(ctx: Node, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
+        q, k, v, weights, mixing = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_v = np.matmul(np.swapaxes(mixing, -1, -2), grad) if needs[2] else None
+        if not (needs[0] or needs[1]):
+            return None, None, grad_v
+        grad_w = np.matmul(grad, np.swapaxes(v, -1, -2))             # (..., T_q, T_k)
+        if ctx.keep is not None:
+            grad_w *= ctx.keep
+        grad_s = masked_softmax_backward(grad_w, weights, ctx.scale)
+        grad_q = np.matmul(grad_s, k) if needs[0] else None
+        grad_k = np.matmul(np.swapaxes(grad_s, -1, -2), q) if needs[1] else None
+        return grad_q, grad_k, grad_v
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -295,8 +358,10 @@ class KVCache:
 class MultiHeadAttention(Module):
     """Several attention heads side by side, each on its own slice of learned projections.
 
-    Self-attention computes Q, K and V with one (embed_dim, 3 * embed_dim) projection, a single
-    GEMM; the heads are an axis of the batched attention matmuls, never a Python loop.
+    Queries, keys and values come from three projections, ``q_proj``, ``k_proj`` and ``v_proj``
+    (upstream's and PyTorch's names; at this size three GEMMs cost what one wide GEMM costs, and
+    each weight is a parameter of its own). The heads are an axis of one fused ``Attention`` op,
+    never a Python loop.
 
     Args:
         embed_dim: model width E (divisible by num_heads).
@@ -325,14 +390,16 @@ class MultiHeadAttention(Module):
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.head_dim = embed_dim // num_heads
         self.dropout = dropout
-        self.qkv_proj = Linear(embed_dim, 3 * embed_dim)      # [W_q | W_k | W_v] in one GEMM
+        self.q_proj = Linear(embed_dim, embed_dim)
+        self.k_proj = Linear(embed_dim, embed_dim)
+        self.v_proj = Linear(embed_dim, embed_dim)
         self.out_proj = Linear(embed_dim, embed_dim)
         self.attention_weights: Tensor | None = None         # the last weights, for inspection
 
-    def _split(self, t: Tensor, parts: int) -> Tensor:
-        batch, seq = t.shape[0], t.shape[1]
-        return t.reshape(batch, seq, parts, self.num_heads, self.head_dim) \
-            .permute(2, 0, 3, 1, 4)                           # (parts, B, H, T, hd)
+    def _heads(self, t: Tensor) -> Tensor:
+        """(B, T, E) -> (B, H, T, hd): a view, the heads as a batch axis."""
+        split = ops.Reshape.apply(t, shape=t.shape[:2] + (self.num_heads, self.head_dim))
+        return ops.Permute.apply(split, axes=(0, 2, 1, 3))
 
     def forward(self, x: Tensor, mask: Any = None, kv: Tensor | None = None,
                 cache: KVCache | None = None, layer_idx: int = 0) -> Tensor:
@@ -352,22 +419,31 @@ class MultiHeadAttention(Module):
             x = x.unsqueeze(0)
             kv = None if kv is None else _as_tensor(kv).unsqueeze(0)
         self._check_input(x, "x")
-        if kv is None:
-            q, k, v = self._split(self.qkv_proj(x), 3)        # each (B, H, T, hd)
-        else:
-            kv = _as_tensor(kv)
-            self._check_input(kv, "kv")
-            q, k, v = self._cross_projections(x, kv)
+        source = x if kv is None else _as_tensor(kv)
+        self._check_input(source, "kv")
+        q, k, v = (self._heads(proj(t)) for proj, t in
+                   ((self.q_proj, x), (self.k_proj, source), (self.v_proj, source)))
         if cache is not None:
             k, v = self._with_cache(cache, layer_idx, k, v)
-        mask_array = self._mask(mask, q.shape, k.shape[-2])
-        p = self.dropout if self.training else 0.0
-        heads, weights = _attend(q, k, v, mask_array, p)      # (B, H, T, hd)
-        self.attention_weights = weights.detach()
+        weights: list[Array] = []
+        heads = Attention.apply(q, k, v, scale=1.0 / math.sqrt(self.head_dim),
+                                mask=self._mask(mask, q.shape, k.shape[-2]),
+                                keep=self._dropout_keep(q.shape[:-1] + (k.shape[-2],)),
+                                sink=weights)                  # (B, H, T, hd)
+        self.attention_weights = Tensor._from_op(weights[0], None)
         batch, seq = x.shape[0], x.shape[1]
-        merged = heads.transpose(1, 2).reshape(batch, seq, self.embed_dim)   # (B, T, E)
+        merged = ops.Reshape.apply(ops.Permute.apply(heads, axes=(0, 2, 1, 3)),
+                                   shape=(batch, seq, self.embed_dim))         # (B, T, E)
         out = self.out_proj(merged)
         return out.squeeze(0) if unbatched else out
+
+    def _dropout_keep(self, shape: tuple[int, ...]) -> Array | None:
+        """Dropout's multiplier on the weights (0 or 1 / (1 - p)), or None when inactive."""
+        p = self.dropout if self.training else 0.0
+        if p <= 0.0:
+            return None
+        keep = get_rng().random(shape, dtype=np.float32) >= p
+        return keep * np.float32(1.0 / (1.0 - p))
 
     def _check_input(self, t: Tensor, name: str) -> None:
         if t.ndim != 3 or t.shape[-1] != self.embed_dim:
@@ -379,21 +455,9 @@ class MultiHeadAttention(Module):
                 fix="embed the tokens first and check embed_dim",
             ))
 
-    def _cross_projections(self, x: Tensor, kv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Q from x and K, V from kv, using the matching column blocks of the one projection."""
-        e = self.embed_dim
-        weight, bias = self.qkv_proj.weight, self.qkv_proj.bias
-        q = x @ weight[:, :e]
-        kv_out = kv @ weight[:, e:]
-        if bias is not None:
-            q, kv_out = q + bias[:e], kv_out + bias[e:]
-        (q,) = self._split(q, 1)                              # (B, H, T, hd)
-        k, v = self._split(kv_out, 2)                         # (B, H, T_kv, hd) each
-        return q, k, v
-
     def _with_cache(self, cache: KVCache, layer_idx: int, k: Tensor,
                     v: Tensor) -> tuple[Tensor, Tensor]:
-        if autograd.is_grad_enabled() and self.qkv_proj.weight.requires_grad:
+        if autograd.is_grad_enabled() and self.q_proj.weight.requires_grad:
             raise GraphError(explain(
                 what="MultiHeadAttention was called with a KV cache while recording gradients",
                 why="cached keys and values are plain arrays from earlier calls, so gradients "
@@ -416,4 +480,5 @@ class MultiHeadAttention(Module):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
 
 
-__all__ = ["AttentionSoftmax", "KVCache", "MultiHeadAttention", "scaled_dot_product_attention"]
+__all__ = ["Attention", "AttentionSoftmax", "KVCache", "MultiHeadAttention", "masked_softmax",
+           "scaled_dot_product_attention"]

@@ -14,7 +14,6 @@ output in a ``Tensor`` (see ``_tensor_type``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -287,11 +286,12 @@ def _check_versions(node: Node) -> None:
             ))
 
 
-@functools.cache
 def _tensor_type() -> type:
     # The one upward import (see the module docstring): apply must return a Tensor.
+    global _TENSOR
     from tinytorch.core.tensor import Tensor
 
+    _TENSOR = Tensor
     return Tensor
 
 
@@ -334,16 +334,22 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
-        """Run the forward on the inputs' arrays and record the graph when it is needed."""
-        tensor = _tensor_type()
+        """Run the forward on the inputs' arrays and record the graph when it is needed.
+
+        This is the hot path of every op (a few microseconds matter at batch size 1): one
+        pass over the inputs, no graph bookkeeping beyond the Node under ``no_grad``, and the
+        dtype fix-up below checked only when the output is float64.
+        """
+        tensor = _TENSOR or _tensor_type()
         arrays = []
         needs = []
         record = False
         for x in inputs:
             if isinstance(x, tensor):
                 arrays.append(x.data)
-                needs.append(x.requires_grad)
-                record = record or x.requires_grad
+                grad = x.requires_grad
+                needs.append(grad)
+                record = record or grad
             else:  # a constant: Python numbers stay Python numbers so they keep the tensor's dtype
                 arrays.append(x if type(x) in _PYTHON_NUMBERS else _constant(x, inputs))
                 needs.append(False)
@@ -353,9 +359,14 @@ class Function:
             data = _forward_instrumented(cls, ctx, arrays, params)
         else:
             data = _forward(cls, ctx, arrays, params)
-        if _is_float64(data) and not any(_is_float64(a) for a in arrays) and not cls.sets_dtype:
+        if (getattr(data, "dtype", None) is _FLOAT64 and not cls.sets_dtype
+                and not any(_is_float64(a) for a in arrays)):
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
         return tensor._from_op(data, ctx if record else None)
+
+
+_FLOAT64 = np.dtype(np.float64)  # dtype singletons: an identity test is the cheapest check
+_TENSOR: Any = None              # the Tensor class, cached by _tensor_type on first use
 
 
 def _is_float64(value: Any) -> bool:
@@ -383,14 +394,19 @@ def _forward(cls: type[Function], ctx: Node, arrays: list[Any], params: dict[str
     try:
         return cls.forward(ctx, *arrays, **params)
     except ValueError as exc:
-        if isinstance(exc, TinyTorchError) or "broadcast" not in str(exc):
-            raise
-        shapes = " and ".join(str(np.shape(a)) for a in arrays)
-        raise ShapeError(explain(
-            what=f"{cls.__name__} cannot combine operands of shapes {shapes}",
-            why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
-            fix="reshape or unsqueeze an operand so that its axes line up with the other's",
-        )) from None
+        raise _forward_error(cls, exc, arrays) from None
+
+
+def _forward_error(cls: type[Function], exc: ValueError, arrays: list[Any]) -> Exception:
+    """The exception to raise for a forward's ValueError: NumPy's broadcast error, explained."""
+    if isinstance(exc, TinyTorchError) or "broadcast" not in str(exc):
+        return exc
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    return ShapeError(explain(
+        what=f"{cls.__name__} cannot combine operands of shapes {shapes}",
+        why="aligned from the right, each pair of sizes must be equal or one of them must be 1",
+        fix="reshape or unsqueeze an operand so that its axes line up with the other's",
+    ))
 
 
 def _forward_instrumented(cls: type[Function], ctx: Node, arrays: list[Any],
@@ -410,6 +426,53 @@ def _forward_instrumented(cls: type[Function], ctx: Node, arrays: list[Any],
 
 
 # --- The backward engine -----------------------------------------------------------------------
+
+
+class SliceGradient:
+    """A gradient that is zero except in one basic slice: what a slicing op's backward returns.
+
+    Materialized it would be a zero array of the input's full shape with ``values`` written in
+    at ``index``. The engine instead adds ``values`` into one buffer per input, so an input
+    sliced three ways (q, k and v out of one projection) costs one zero-filled array, not three
+    plus two full-size sums. Anything else that reads it (``np.asarray``) gets the dense array.
+    """
+
+    __slots__ = ("index", "shape", "values")
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray) -> None:
+        self.shape, self.index, self.values = shape, index, values
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        dense = np.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
+        dense[self.index] = self.values
+        return dense
+
+
+def _add_dense(pending: dict[int, np.ndarray], owned: set[int], key: int,
+               grad: np.ndarray) -> None:
+    """Add a gradient into ``pending[key]``: in place into a buffer the engine allocated itself
+    (nobody else can hold it), otherwise into a new buffer that the engine then owns."""
+    current = pending.get(key)
+    if current is None:
+        pending[key] = grad                             # not owned: the op may still hold it
+    elif id(current) in owned and current.dtype == grad.dtype:
+        current += grad
+    else:
+        total = current + grad
+        owned.discard(id(current))
+        owned.add(id(total))
+        pending[key] = total
+
+
+def _add_slice(pending: dict[int, np.ndarray], owned: set[int], key: int,
+               grad: SliceGradient) -> None:
+    """Add a slice gradient into ``pending[key]``, in place when the engine owns that buffer."""
+    current = pending.get(key)
+    if current is None or id(current) not in owned:   # another op may still hold `current`
+        buffer = np.zeros(grad.shape, grad.values.dtype) if current is None else current.copy()
+        owned.add(id(buffer))
+        pending[key] = current = buffer
+    current[grad.index] += grad.values
 
 
 def _topological_order(root: Node) -> list[Node]:
@@ -474,11 +537,13 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
         _accumulate_leaf(root, seed, set())
         return
     pending: dict[int, np.ndarray] = {id(root.grad_fn): seed}
+    owned: set[int] = set()  # ids of pending buffers the engine allocated (see _add_slice)
     stored: set[int] = set()
     for node in _topological_order(root.grad_fn):
         grad = pending.pop(id(node), None)
         if grad is None:
             continue
+        owned.discard(id(grad))
         if node.released:
             raise _freed_graph_error(node)
         if _versions:
@@ -492,13 +557,16 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
         for parent, g in zip(node.parents, grads, strict=False):
             if g is None or not getattr(parent, "requires_grad", False):
                 continue
-            g = _fit_to_input(g, parent.shape, node)
             child = parent.grad_fn
+            if type(g) is SliceGradient and child is not None and not parent._retains_grad:
+                _add_slice(pending, owned, id(child), g)
+                continue
+            g = _fit_to_input(g, parent.shape, node)
             if child is None:
                 _accumulate_leaf(parent, g, stored)
                 continue
             key = id(child)
-            pending[key] = pending[key] + g if key in pending else g
+            _add_dense(pending, owned, key, g)
             if parent._retains_grad:
                 _accumulate_leaf(parent, g, stored)
         if not retain_graph:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core import init
+from tinytorch.core import init, ops
 from tinytorch.core.dtypes import check_device, is_dtype, resolve_dtype
 from tinytorch.core.errors import SerializationError, ShapeError, explain
 from tinytorch.core.rng import get_rng
@@ -352,8 +352,9 @@ class Linear(Module):
                 why=f"the last dimension must equal in_features={self.in_features}",
                 fix="flatten the input first, or build the layer with the right in_features",
             ))
-        out = x @ self.matrix()
-        return out + self.bias if self.bias is not None else out
+        if self.bias is None:
+            return ops.Linear.apply(x, self.matrix())
+        return ops.Linear.apply(x, self.matrix(), self.bias)  # the bias is added inside the GEMM
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -558,6 +558,8 @@ def _resolve_shape(current: tuple[int, ...], shape: tuple[Any, ...]) -> tuple[in
         shape = tuple(shape[0])
     target = [int(n) for n in shape]
     size = math.prod(current)
+    if -1 not in target and math.prod(target) == size and min(target, default=0) >= 0:
+        return tuple(target)                      # the common case, checked in one pass
     unknown = [i for i, n in enumerate(target) if n == -1]
     known = math.prod(n for n in target if n != -1)
     if len(unknown) > 1 or any(n < -1 for n in target):

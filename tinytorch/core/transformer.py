@@ -29,6 +29,7 @@ from tinytorch.core.autograd import Function, Node, no_grad
 from tinytorch.core.embeddings import Embedding, PositionalEncoding, as_token_ids
 from tinytorch.core.errors import ShapeError, explain
 from tinytorch.core.layers import Dropout, Linear, Module
+from tinytorch.core.ops.blocked import row_blocks
 from tinytorch.core.rng import get_rng
 from tinytorch.core.tensor import Parameter, Tensor
 
@@ -65,6 +66,10 @@ class LayerNormFunction(Function):
     One op with the exact backward, instead of the ~10 ops a composition would record:
     with xhat the normalized input, g = dy * weight and r = 1 / sqrt(var + eps),
     dx = r * (g - mean(g) - xhat * mean(g * xhat)).
+
+    Both directions walk the rows in cache-sized blocks (``ops.blocked``): the statistics and
+    the normalization of a block are computed while it sits in cache, so each direction
+    streams its inputs from memory about once instead of once per pass.
     """
 
     op_name = "LayerNorm"  # its grad_fn is LayerNormBackward, the name PyTorch users know
@@ -73,16 +78,14 @@ class LayerNormFunction(Function):
     def forward(ctx: Node, x: Array, weight: Array, bias: Array, *, eps: float) -> Array:
         n = weight.size
         rows = x.reshape(-1, n)                                  # (N, n): one row per vector
-        centered = rows - rows.mean(axis=1, keepdims=True)
-        # a second, tiny correction: for inputs far from zero (|mean| >> std) the float32 mean
-        # is off by a rounding error that would shift every normalized value alike
-        centered -= centered.mean(axis=1, keepdims=True)
-        var = np.einsum("ij,ij->i", centered, centered)[:, None] * (1.0 / n)
-        rstd = 1.0 / np.sqrt(var + eps)                          # (N, 1)
-        xhat = centered
-        xhat *= rstd
-        out = xhat * weight.reshape(-1)
-        out += bias.reshape(-1)
+        xhat = np.empty(rows.shape, np.result_type(rows, weight))
+        out = np.empty_like(xhat)
+        rstd = np.empty((rows.shape[0], 1), xhat.dtype)
+        w, b = weight.reshape(-1), bias.reshape(-1)
+        for blk in row_blocks(*rows.shape):
+            _normalize_rows(rows[blk], xhat[blk], rstd[blk], eps)
+            np.multiply(xhat[blk], w, out=out[blk])
+            out[blk] += b
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.shape = x.shape
         return out.reshape(x.shape)
@@ -98,14 +101,37 @@ class LayerNormFunction(Function):
         if ctx.needs_input_grad[2]:
             grad_b = g_rows.sum(axis=0).reshape(weight.shape)
         if ctx.needs_input_grad[0]:
-            g = g_rows * weight.reshape(-1)                      # (N, n)
-            mean_g = g.mean(axis=1, keepdims=True)
-            mean_gx = np.einsum("ij,ij->i", g, xhat)[:, None] * (1.0 / n)
-            g -= mean_g
-            g -= xhat * mean_gx
-            g *= rstd
-            grad_x = g.reshape(ctx.shape)
+            dx = np.empty(xhat.shape, xhat.dtype)
+            w = weight.reshape(-1)
+            for blk in row_blocks(*xhat.shape):
+                g = np.multiply(g_rows[blk], w, out=dx[blk])     # (rows, n), in cache
+                mean_g = _row_mean(g)
+                mean_gx = np.einsum("ij,ij->i", g, xhat[blk])[:, None] * (1.0 / n)
+                g -= mean_g
+                g -= xhat[blk] * mean_gx
+                g *= rstd[blk]
+            grad_x = dx.reshape(ctx.shape)
         return grad_x, grad_w, grad_b
+
+
+def _row_mean(rows: Array) -> Array:
+    """``rows.mean(axis=1, keepdims=True)``, the same bits, without ndarray.mean's Python layer."""
+    total = np.add.reduce(rows, axis=1, keepdims=True)
+    total /= rows.shape[1]
+    return total
+
+
+def _normalize_rows(rows: Array, xhat: Array, rstd: Array, eps: float) -> None:
+    """Write (rows - mean) / sqrt(var + eps) into ``xhat`` and the 1 / sqrt(...) into ``rstd``."""
+    n = rows.shape[1]
+    np.subtract(rows, _row_mean(rows), out=xhat)
+    # a second, tiny correction: for inputs far from zero (|mean| >> std) the float32 mean is
+    # off by a rounding error that would shift every normalized value alike
+    xhat -= _row_mean(xhat)
+    var = np.einsum("ij,ij->i", xhat, xhat)[:, None] * (1.0 / n)
+    np.sqrt(var + eps, out=rstd)
+    np.divide(1.0, rstd, out=rstd)
+    xhat *= rstd
 
 
 class LayerNorm(Module):

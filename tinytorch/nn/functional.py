@@ -8,6 +8,8 @@ Differences from PyTorch, all on purpose (see docs/differences.md):
 - ``cross_entropy`` and ``nll_loss`` take the class axis **last**: ``(N, C)`` or ``(N, ..., C)``.
 - ``gelu`` defaults to ``approximate='tanh'`` (as our ``GELU`` and GPT-2); pass ``'none'`` for
   the exact erf form that is PyTorch's default.
+- ``scaled_dot_product_attention`` gives a query whose keys are all masked out a zero output
+  (PyTorch's math gives NaN there); everything else is PyTorch's contract.
 
 Example:
     >>> from tinytorch.core.tensor import Tensor
@@ -17,13 +19,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
 
 from tinytorch.core import ops
 from tinytorch.core.activations import GELU
-from tinytorch.core.attention import scaled_dot_product_attention
+from tinytorch.core.attention import Attention
 from tinytorch.core.broadcasting import normalize_axis
 from tinytorch.core.embeddings import EmbeddingLookup, as_token_ids
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
@@ -36,6 +40,7 @@ from tinytorch.core.losses import (
     mse_loss,
     nll_loss,
 )
+from tinytorch.core.rng import get_rng
 from tinytorch.core.spatial import avg_pool2d, batch_norm, conv2d, max_pool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformer import LayerNormFunction
@@ -102,8 +107,11 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
                 "in_features (this is the transpose of PyTorch's weight layout)",
             fix="pass weight.T if it comes from PyTorch, or reshape the input",
         ))
-    out = x @ weight
-    return out if bias is None else out + bias
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    if np.ndim(getattr(bias, "data", bias)) == 1:
+        return ops.Linear.apply(x, weight, bias)        # the bias is added inside the GEMM op
+    return x @ weight + bias                            # another broadcastable bias shape
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
@@ -190,6 +198,73 @@ def layer_norm(x: Any, normalized_shape: int | tuple[int, ...], weight: Any = No
     weight = Tensor(np.ones(shape, dtype=np.float32)) if weight is None else weight
     bias = Tensor(np.zeros(shape, dtype=np.float32)) if bias is None else bias
     return LayerNormFunction.apply(x, weight, bias, eps=eps)
+
+
+@functools.lru_cache(maxsize=64)
+def _causal(num_queries: int, num_keys: int) -> np.ndarray:
+    """PyTorch's ``is_causal`` mask: query i sees keys 0..i (top-left aligned), read-only."""
+    mask = np.tril(np.ones((num_queries, num_keys), dtype=bool))
+    mask.flags.writeable = False
+    return mask
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None) -> Tensor:
+    """softmax(query key^T * scale + mask) value, fused into one op (PyTorch's signature).
+
+    Args:
+        query, key, value: (..., L, E), (..., S, E), (..., S, E_v).
+        attn_mask: boolean (True = take part in attention) or float (added to the scores),
+            broadcastable to (..., L, S).
+        dropout_p: probability of dropping an attention weight (applied whenever > 0).
+        is_causal: query i attends to keys 0..i; not combinable with ``attn_mask``.
+        scale: multiplies the scores; default 1 / sqrt(E).
+
+    Returns:
+        (..., L, E_v). A query whose keys are all masked out gets a zero output.
+
+    Example:
+        >>> q = Tensor(np.ones((1, 3, 4)))
+        >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
+        (1, 3, 4)
+    """
+    query, key, value = _tensor(query), _tensor(key), _tensor(value)
+    if query.ndim < 2 or query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ShapeError(explain(
+            what=f"scaled_dot_product_attention got query {query.shape}, key {key.shape}, "
+                 f"value {value.shape}",
+            why="query (..., L, E) and key (..., S, E) share E; key and value share S",
+            fix="check the projections and the head split",
+        ))
+    mask, bias = _attention_mask(attn_mask, is_causal, query.shape[-2], key.shape[-2])
+    keep = None
+    if dropout_p > 0.0:
+        shape = np.broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (query.shape[-2],
+                                                                          key.shape[-2])
+        keep = (get_rng().random(shape, dtype=np.float32) >= dropout_p) \
+            * np.float32(1.0 / (1.0 - dropout_p))
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    return Attention.apply(query, key, value, scale=scale, mask=mask, bias=bias, keep=keep)
+
+
+def _attention_mask(attn_mask: Any, is_causal: bool, num_queries: int,
+                    num_keys: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(boolean mask, float bias) from PyTorch's ``attn_mask`` / ``is_causal`` arguments."""
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(explain(
+                what="scaled_dot_product_attention got both attn_mask and is_causal=True",
+                why="is_causal builds the causal mask itself, as in PyTorch",
+                fix="pass one of them; combine masks yourself with & if you need both",
+            ))
+        return _causal(num_queries, num_keys), None
+    if attn_mask is None:
+        return None, None
+    array = np.asarray(getattr(attn_mask, "data", attn_mask))
+    if array.dtype == bool:
+        return array, None
+    return None, array
 
 
 __all__ = [

@@ -12,9 +12,12 @@ zero-fills them again on first touch. On this project's machines that page-fault
 the heap and the next step reuses them without touching the kernel. The price is that the
 process keeps its peak memory mapped instead of returning it between steps.
 
-It is never called on import (importing tinytorch changes nothing); benchmarks, the command line
-or a user's script call it explicitly. The same effect, for a whole process, comes from the
-environment variables ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` set before
+Importing ``tinytorch`` applies it once by default (``apply_default_policy``), because a user's
+own script would never call it and the page faults are a third of a small transformer's step
+(docs/architecture.md, Performance notes, has the measurements). Set the environment variable
+``TINYTORCH_ALLOCATOR=system`` before the import to keep glibc's own settings (the test suite
+does, so its assertions about glibc hold). The same effect, for a whole process, comes from
+the environment variables ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` set before
 Python starts. Other C libraries (macOS, musl) are left alone: there the call does nothing and
 returns False. ``mallopt`` settings cannot be read back, so they cannot be undone cleanly either.
 """
@@ -22,11 +25,14 @@ returns False. ``mallopt`` settings cannot be read back, so they cannot be undon
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 from tinytorch.core.errors import explain
 
-__all__ = ["allocator_tuned", "tune_allocator"]
+__all__ = ["ALLOCATOR_ENV", "allocator_tuned", "apply_default_policy", "tune_allocator"]
+
+ALLOCATOR_ENV = "TINYTORCH_ALLOCATOR"  # "tuned" (the default) or "system" (leave glibc alone)
 
 # glibc's parameter numbers for mallopt (from <malloc.h>).
 _M_TRIM_THRESHOLD = -1
@@ -108,3 +114,17 @@ def allocator_tuned() -> bool:
         True
     """
     return _tuned
+
+
+def apply_default_policy() -> bool:
+    """Tune the allocator unless ``TINYTORCH_ALLOCATOR=system``; True if it is tuned now.
+
+    Called once by ``import tinytorch``. Any other value than "system" (or unset) means tuned.
+
+    Example:
+        >>> isinstance(apply_default_policy(), bool)
+        True
+    """
+    if os.environ.get(ALLOCATOR_ENV, "tuned").strip().lower() == "system":
+        return _tuned
+    return tune_allocator()

@@ -7,14 +7,16 @@ The convention (state it whenever you quote a number):
     * One multiply-add is **2 FLOPs**. A matrix product ``(..., n, k) @ (..., k, m)`` costs
       ``2 * k`` per output element; a convolution ``2 * (C / groups) * kh * kw`` per output
       element (stride, padding and dilation enter through the output size).
-    * **Bias adds are counted**: one FLOP per output element. ``Linear`` adds its bias with a
-      separate ``Add`` op, ``Conv2d`` inside its own op; both count it the same way.
+    * **Bias adds are counted**: one FLOP per output element. ``Linear`` and ``Conv2d`` add
+      their bias inside their own op; ``x @ w + b`` written out counts its ``Add`` the same.
     * Element-wise ops and activations count **one FLOP per output element**, whatever their
       formula (an ``exp`` costs one, like an ``add``): a teaching simplification that keeps
       the contractions, which dominate every real model, exact and the rest readable.
     * Reductions (sum, max, min) count one FLOP per input element folded in:
       ``inputs - outputs``. Max pooling is a reduction of ``kh * kw`` values per output;
       average pooling adds the scaling, so ``kh * kw`` per output.
+    * The fused ``Attention`` op counts what its composition would: the two batched products
+      and the attention softmax over the scores.
     * Fused normalizations and softmaxes count their formula's steps per element:
       softmax 5 (max, subtract, exp, sum, divide), attention softmax 6 (the scale too),
       layer/batch norm 7 per element (mean, centre, square, variance, normalize, scale,
@@ -27,9 +29,11 @@ The convention (state it whenever you quote a number):
 
 Backward:
     A contraction's gradient is one product of the forward's size per input that needs a
-    gradient (``MatMul``: ``forward * k`` for k needed inputs; ``Convolution2d``: the product
-    once for the input and once for the weight, plus one add per output element for the
-    bias). Every other op counts its forward FLOPs once per input gradient it computes.
+    gradient (``MatMul``: ``forward * k`` for k needed inputs; ``Convolution2d`` and
+    ``Linear``: the product once for the input and once for the weight, plus one add per
+    output element for the bias). ``Attention``: one product for V's gradient; for Q's or
+    K's, the product giving the weights' gradient and the softmax backward, then one product
+    each. Every other op counts its forward FLOPs once per input gradient it computes.
 
 Ops missing from the table (a user's own ``Function``) count 0; ``is_counted`` tells.
 
@@ -68,15 +72,39 @@ def _matmul(inputs: Sequence[Shape], out: Shape, params: Mapping[str, Any]) -> i
     return 2 * inputs[0][-1] * _size(out)  # k = the shared (contracted) axis
 
 
-def _conv_parts(inputs: Sequence[Shape], out: Shape) -> tuple[int, int]:
-    """(product FLOPs, bias FLOPs) of a convolution; weight is (O, C / groups, kh, kw)."""
-    product = 2 * _size(inputs[1][1:]) * _size(out)
+def _product_and_bias(op: str, inputs: Sequence[Shape], out: Shape) -> tuple[int, int]:
+    """(product FLOPs, bias FLOPs) of a layer op with an optional bias as its third input.
+
+    ``Linear``'s weight is (in, out): ``in`` multiply-adds per output element; a convolution's
+    weight is (O, C / groups, kh, kw): ``C / groups * kh * kw`` per output element.
+    """
+    per_output = inputs[0][-1] if op == "Linear" else _size(inputs[1][1:])
     has_bias = len(inputs) > 2 and inputs[2] != ()
-    return product, _size(out) if has_bias else 0
+    return 2 * per_output * _size(out), _size(out) if has_bias else 0
 
 
-def _conv(inputs: Sequence[Shape], out: Shape, params: Mapping[str, Any]) -> int:
-    return sum(_conv_parts(inputs, out))
+def _layer(op: str) -> Rule:
+    return lambda inputs, out, params: sum(_product_and_bias(op, inputs, out))
+
+
+def _attention_sizes(inputs: Sequence[Shape], out: Shape) -> tuple[int, int, int]:
+    """(scores, d, d_v) of attention: q (.., T_q, d), k (.., T_k, d) -> out (.., T_q, d_v)."""
+    d, d_v, keys = inputs[0][-1], out[-1], inputs[1][-2]
+    return _size(out) // max(d_v, 1) * keys, d, d_v
+
+
+def _attention(inputs: Sequence[Shape], out: Shape, params: Mapping[str, Any]) -> int:
+    scores, d, d_v = _attention_sizes(inputs, out)
+    return 2 * d * scores + 6 * scores + 2 * d_v * scores
+
+
+def _attention_backward(inputs: Sequence[Shape], out: Shape, wanted: Sequence[bool]) -> int:
+    scores, d, d_v = _attention_sizes(inputs, out)
+    flops = 2 * d_v * scores if wanted[2] else 0                  # weights^T @ grad
+    if wanted[0] or wanted[1]:
+        flops += 2 * d_v * scores + 6 * scores                    # grad @ V^T, softmax backward
+        flops += 2 * d * scores * (wanted[0] + wanted[1])         # one product per Q, K
+    return flops
 
 
 def _max_pool(inputs: Sequence[Shape], out: Shape, params: Mapping[str, Any]) -> int:
@@ -120,7 +148,8 @@ FORWARD_RULES: dict[str, Rule] = {
     "Sum": _reduction, "Max": _reduction, "Min": _reduction,
     "Softmax": _per_output(5), "LogSoftmax": _per_output(5), "AttentionSoftmax": _per_output(6),
     "MatMul": _matmul,
-    "Convolution2d": _conv,
+    "Convolution2d": _layer("Convolution2d"), "Linear": _layer("Linear"),
+    "Attention": _attention,
     "MaxPooling2d": _max_pool, "AvgPooling2d": _avg_pool,
     "LayerNormFunction": _layer_norm, "BatchNormalization": _batch_norm,
     "CrossEntropy": _cross_entropy,
@@ -149,10 +178,12 @@ def backward_flops(op: str, inputs: Sequence[Shape], output: Shape,
         >>> backward_flops("MatMul", ((32, 784), (784, 256)), (32, 256), {}, (False, True))
         12845056
     """
-    if op == "Convolution2d":
-        product, bias = _conv_parts(inputs, output)
-        wanted = list(needs_input_grad) + [False] * 3
+    wanted = list(map(bool, needs_input_grad)) + [False] * 3
+    if op in ("Convolution2d", "Linear"):
+        product, bias = _product_and_bias(op, inputs, output)
         return product * (wanted[0] + wanted[1]) + bias * wanted[2]
+    if op == "Attention":
+        return _attention_backward(inputs, output, wanted)
     return forward_flops(op, inputs, output, params) * sum(map(bool, needs_input_grad))
 
 

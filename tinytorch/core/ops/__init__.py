@@ -28,17 +28,17 @@ from tinytorch.core.ops.elementwise import (
     Sub,
     Where,
 )
-from tinytorch.core.ops.linalg import MatMul
+from tinytorch.core.ops.linalg import Linear, MatMul
 from tinytorch.core.ops.norms import Norm
 from tinytorch.core.ops.reduction import Max, Min, Sum
 from tinytorch.core.ops.selection import Gather, IndexSelect
 from tinytorch.core.ops.shape import Concat, Expand, Index, Pad, Permute, Reshape, Stack
 
 __all__ = [
-    "Abs", "Add", "Clip", "Concat", "Div", "Exp", "Expand", "Gelu", "Index", "LeakyRelu", "Log",
-    "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute",
-    "Pow", "Relu", "Reshape", "Sigmoid", "Silu", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh",
-    "Where",
+    "Abs", "Add", "Clip", "Concat", "Div", "Exp", "Expand", "Gelu", "Index", "LeakyRelu", "Linear",
+    "Log", "LogSoftmax", "MatMul", "Max", "Maximum", "Min", "Minimum", "Mul", "Neg", "Pad",
+    "Permute", "Pow", "Relu", "Reshape", "Sigmoid", "Silu", "Softmax", "Sqrt", "Stack", "Sub",
+    "Sum", "Tanh", "Where",
     # PyTorch-surface ops (issue 16)
     "Cast", "Einsum", "Gather", "IndexSelect", "Norm",
 ]

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from tinytorch.core.autograd import Function, Node
+from tinytorch.core.ops.blocked import row_blocks
 
 Array = np.ndarray
 
@@ -33,6 +34,56 @@ def erf(x: Array) -> Array:
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
                 + t * (-1.453152027 + t * 1.061405429))))
     return (sign * (1.0 - poly * np.exp(-a * a))).astype(x.dtype, copy=False)
+
+
+def _flat_blocks(*arrays: Array) -> tuple[list[slice], list[Array]]:
+    """The arrays as flat (1-D) arrays and the cache-sized blocks to walk them in."""
+    flats = [a.reshape(-1) for a in arrays]          # a view when contiguous, else one copy
+    return row_blocks(flats[0].size, 1), flats
+
+
+def _gelu_tanh_forward(x: Array) -> tuple[Array, Array]:
+    """(t, out) with t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) and out = 0.5 x (1 + t).
+
+    Nine in-place passes per cache-sized block, so only the first reads main memory.
+    """
+    t, out = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    blocks, (xf, tf, of) = _flat_blocks(x, t, out)
+    for b in blocks:
+        xb, tb, ob = xf[b], tf[b], of[b]
+        np.multiply(xb, xb, out=tb)
+        tb *= _GELU_CUBIC
+        tb += 1
+        tb *= xb
+        tb *= _SQRT_2_OVER_PI
+        np.tanh(tb, out=tb)
+        np.add(tb, 1, out=ob)
+        ob *= xb
+        ob *= 0.5
+    return t, out
+
+
+def _gelu_tanh_backward(x: Array, t: Array, grad: Array) -> Array:
+    """grad * (0.5 (1 + t) + 0.5 x (1 - t^2) d(inner)/dx), block by block."""
+    d = np.empty(x.shape, x.dtype)
+    blocks, (xf, tf, gf, df) = _flat_blocks(x, t, np.broadcast_to(grad, x.shape), d)
+    sech2 = np.empty(blocks[0].stop - blocks[0].start if blocks else 0, x.dtype)  # scratch
+    for b in blocks:
+        xb, tb, db = xf[b], tf[b], df[b]
+        sb = sech2[:db.size]
+        np.multiply(xb, xb, out=db)
+        db *= 3 * _GELU_CUBIC
+        db += 1
+        db *= xb
+        db *= _SQRT_2_OVER_PI                  # x * d(inner)/dx
+        np.multiply(tb, tb, out=sb)
+        np.subtract(1, sb, out=sb)             # 1 - tanh^2
+        db *= sb
+        db += tb
+        db += 1
+        db *= 0.5
+        db *= gf[b]
+    return d
 
 
 class Relu(Function):
@@ -122,17 +173,8 @@ class Gelu(Function):
     def forward(ctx: Node, x: Array, *, approximate: str = "tanh") -> Array:
         ctx.approximate = approximate
         if approximate == "tanh":
-            # in-place steps: this runs on the largest activations of a transformer
-            t = x * x
-            t *= _GELU_CUBIC
-            t += 1
-            t *= x
-            t *= _SQRT_2_OVER_PI                  # sqrt(2/pi) (x + 0.044715 x^3)
-            np.tanh(t, out=t)
+            t, out = _gelu_tanh_forward(x)
             ctx.save_for_backward(x, t)
-            out = t + 1
-            out *= x
-            out *= 0.5
             return out
         if approximate == "sigmoid":
             s = stable_sigmoid(_GELU_SIGMOID_SCALE * x)
@@ -146,20 +188,7 @@ class Gelu(Function):
     def backward(ctx: Node, grad: Array) -> Array:
         x, saved = ctx.saved_tensors
         if ctx.approximate == "tanh":
-            t = saved
-            d = x * x
-            d *= 3 * _GELU_CUBIC
-            d += 1
-            d *= x
-            d *= _SQRT_2_OVER_PI                  # x * d(inner)/dx
-            sech2 = t * t
-            np.subtract(1, sech2, out=sech2)      # 1 - tanh^2
-            d *= sech2
-            d += t
-            d += 1
-            d *= 0.5                              # 0.5 (1 + t) + 0.5 x (1 - t^2) inner'
-            d *= grad
-            return d
+            return _gelu_tanh_backward(x, saved, grad)
         if ctx.approximate == "sigmoid":
             s = saved
             return grad * (s + _GELU_SIGMOID_SCALE * x * s * (1 - s))

@@ -65,3 +65,35 @@ def _folded_backward(ctx: Node, a: Array, b: Array,
     grad_a = (g2 @ b.T).reshape(a.shape) if ctx.needs_input_grad[0] else None
     grad_b = a.reshape(-1, a.shape[-1]).T @ g2 if ctx.needs_input_grad[1] else None  # (k, m)
     return grad_a, grad_b
+
+
+class Linear(Function):
+    """out = x @ weight + bias in one op: the bias is added into the GEMM's output in place.
+
+    As a composition (matmul, then add) the bias costs a second full-size output array, and its
+    gradient goes through the engine's generic broadcast reduction. Here the batch axes are
+    folded into the GEMM's rows and the bias gradient is one column sum of the output gradient.
+
+    Shapes:
+        x: (..., in), weight: (in, out), bias: (out,) or absent -> (..., out)
+    """
+
+    @staticmethod
+    def forward(ctx: Node, x: Array, weight: Array, bias: Array | None = None) -> Array:
+        rows = x.reshape(-1, x.shape[-1])
+        out = rows @ weight
+        if bias is not None:
+            out += bias                                   # in place: no second output array
+        ctx.save_for_backward(rows, weight)
+        ctx.shape = x.shape
+        return out.reshape(x.shape[:-1] + (weight.shape[1],))
+
+    @staticmethod
+    def backward(ctx: Node, grad: Array) -> tuple[Array | None, ...]:
+        rows, weight = ctx.saved_tensors
+        g2 = _blas_ready(grad).reshape(-1, grad.shape[-1])                 # (rows, out)
+        needs = ctx.needs_input_grad
+        grad_x = (g2 @ weight.T).reshape(ctx.shape) if needs[0] else None
+        grad_w = rows.T @ g2 if needs[1] else None
+        grad_b = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b

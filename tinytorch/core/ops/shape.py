@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.autograd import Function, Node
+from tinytorch.core.autograd import Function, Node, SliceGradient
 from tinytorch.core.errors import IndexOutOfRangeError, explain
 
 Array = np.ndarray
@@ -85,12 +85,11 @@ class Index(Function):
             )) from None
 
     @staticmethod
-    def backward(ctx: Node, grad: Array) -> Array:
+    def backward(ctx: Node, grad: Array) -> Array | SliceGradient:
+        if _is_basic(ctx.index):  # each element once: the engine adds it into a shared buffer
+            return SliceGradient(ctx.shape, ctx.index, grad)
         out = np.zeros(ctx.shape, dtype=grad.dtype)
-        if _is_basic(ctx.index):
-            out[ctx.index] = grad
-        else:
-            np.add.at(out, ctx.index, grad)
+        np.add.at(out, ctx.index, grad)
         return out
 
 

@@ -1,0 +1,84 @@
+"""The speed paths compute exactly what the plain paths compute (bit for bit, not approximately).
+
+Cache blocking (``ops.blocked``) must not change a single bit: each test runs a kernel with tiny
+blocks and with one block holding everything and compares the arrays with ``array_equal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tinytorch.core.ops import blocked
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformer import LayerNorm
+from tinytorch.nn import functional
+
+
+def _forward_backward(make: Callable[[Tensor], Tensor], x: np.ndarray,
+                      params: Callable[[], list[Tensor]]) -> list[np.ndarray]:
+    t = Tensor(x, requires_grad=True)
+    y = make(t)
+    weights = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
+    (y * Tensor(weights)).sum().backward()
+    return [y.data, t.grad.data] + [p.grad.data for p in params()]
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 7), (64, 130), (1, 1)])
+def test_blocked_gelu_and_layer_norm_are_bit_identical_to_one_block(
+        shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32) * 3 + 1
+    norm = LayerNorm(shape[-1])
+    norm.weight.data[...] = np.linspace(0.5, 1.5, shape[-1])
+    cases = [
+        (lambda t: functional.gelu(t, approximate="tanh"), list),
+        (norm, lambda: [norm.weight, norm.bias]),
+    ]
+    for make, params in cases:
+        results = {}
+        for block in (5, 1 << 30):
+            monkeypatch.setattr(blocked, "BLOCK_ELEMENTS", block)
+            norm.zero_grad()
+            results[block] = _forward_backward(make, x, params)
+        assert len(blocked.row_blocks(x.size, 1)) == 1
+        for small, whole in zip(results[5], results[1 << 30], strict=True):
+            assert np.array_equal(small, whole)
+
+
+def _sliced_graph(x: Tensor, basic: bool) -> Tensor:
+    """h used whole, three ways sliced (like q, k, v) and twice more; basic or integer-array
+    indexing select the same elements, so only the gradient path differs."""
+    h = x * 1.5
+    h.retain_grad()
+    cols = [slice(0, 2), slice(2, 4), slice(4, 6)] if basic else \
+        [np.arange(0, 2), np.arange(2, 4), np.arange(4, 6)]
+    q, k, v = (h[:, c] for c in cols)
+    mixed = (q * k + v).sum() + (h * h).sum() + h[:, cols[0]].sum() + (h + h).sum()
+    x.zero_grad()
+    mixed.backward()
+    return h
+
+
+def test_slice_gradients_accumulated_in_place_equal_the_dense_path() -> None:
+    x = Tensor(np.random.default_rng(3).standard_normal((4, 6)), requires_grad=True)
+    h_basic = _sliced_graph(x, basic=True)
+    basic_grads = (x.grad.data.copy(), h_basic.grad.data.copy())
+    h_dense = _sliced_graph(x, basic=False)
+    np.testing.assert_array_equal(basic_grads[0], x.grad.data)
+    np.testing.assert_array_equal(basic_grads[1], h_dense.grad.data)
+    h = x.data * 1.5                                   # and both equal the formula
+    expected = np.concatenate([h[:, 2:4], h[:, 0:2], np.ones((4, 2))], axis=1) + 2 * h + 2
+    expected[:, 0:2] += 1
+    np.testing.assert_allclose(h_basic.grad.data, expected, rtol=1e-6)
+
+
+def test_in_place_accumulation_never_touches_an_array_an_op_returned() -> None:
+    # Add's backward hands the same array to both parents; the engine must not add into it.
+    x = Tensor(np.ones(3), requires_grad=True)
+    a = x * 2.0
+    b = a + a                       # a receives the same gradient array twice
+    c = a[0:2].sum() + b.sum() + a.sum()
+    c.backward()
+    np.testing.assert_array_equal(x.grad.data, [2 * (1 + 2 + 1), 2 * (1 + 2 + 1), 2 * (2 + 1)])
