@@ -88,3 +88,15 @@ def learns(model: Any, batch: Any, targets: np.ndarray, steps: int, lr: float) -
     flat = Tensor(targets.reshape(-1))
     return train(model, batch, lambda logits: loss_fn(logits.reshape(-1, logits.shape[-1]), flat),
                  steps, lr)
+
+
+def expect_each_close(cases: dict[str, tuple[Any, Any]], *, what: str, why: str, fix: str,
+                      **tolerance: float) -> None:
+    """``expect_close`` for every named ``(actual, expected)`` pair, stopping at the first miss.
+
+    ``{name}`` in ``what`` and ``fix`` is filled with the case's name, so one sentence serves
+    the whole table.
+    """
+    for name, (actual, expected) in cases.items():
+        expect_close(actual, expected, what=what.format(name=name), why=why,
+                     fix=fix.format(name=name), **tolerance)
