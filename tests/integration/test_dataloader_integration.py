@@ -32,6 +32,21 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.data import load_digits
 
 
+def fit(model: Any, optimizer: Any, loader: DataLoader, epochs: int) -> list[list[float]]:
+    """The plain loop a user writes (cross-entropy); each epoch's batch losses, in order."""
+    history = []
+    for _ in range(epochs):
+        losses = []
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            loss = CrossEntropyLoss()(model(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history.append(losses)
+    return history
+
+
 def epoch_ids(loader: DataLoader) -> list[int]:
     """The sample ids (last field) in the order one epoch delivers them."""
     return [i for batch in loader for i in batch[-1].tolist()]
@@ -46,17 +61,7 @@ def test_quick_batches_feed_a_training_loop(rng: np.random.Generator) -> None:
     assert batch_x.dtype == np.float32 and batch_y.dtype == np.int64
 
     model = Sequential(Linear(5, 8), ReLU(), Linear(8, 2))
-    optimizer = Adam(model.parameters(), lr=0.05)
-    epoch_losses = []
-    for _ in range(8):
-        losses = []
-        for batch_x, batch_y in loader:
-            optimizer.zero_grad()
-            loss = CrossEntropyLoss()(model(batch_x), batch_y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        epoch_losses.append(np.mean(losses))
+    epoch_losses = [np.mean(e) for e in fit(model, Adam(model.parameters(), lr=0.05), loader, 8)]
     assert epoch_losses[-1] < 0.3 * epoch_losses[0]
     predicted = model(Tensor(x)).data.argmax(axis=1)
     assert (predicted == y).mean() >= 0.95
@@ -187,15 +192,8 @@ def test_quick_custom_dataset_collates_into_a_cnn_training_step() -> None:
 
     model = Sequential(Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(),
                        Linear(4 * 3 * 3, 2))
-    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
-    losses = []
-    for _ in range(10):
-        for images, labels in loader:
-            optimizer.zero_grad()
-            loss = CrossEntropyLoss()(model(images), labels)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+    epochs = fit(model, SGD(model.parameters(), lr=0.1, momentum=0.9), loader, 10)
+    losses = [loss for epoch in epochs for loss in epoch]
     assert np.mean(losses[-5:]) < 0.2 * np.mean(losses[:5])
 
 

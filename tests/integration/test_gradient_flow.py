@@ -62,6 +62,21 @@ def assert_layer_grads_match(layers: Sequence[Linear], twins: Sequence[Any]) -> 
                                    atol=ATOL, rtol=RTOL, err_msg=f"layer {i} bias gradient")
 
 
+def assert_mse_gradients_match(model: Any, layers: Sequence[Linear], twins: Sequence[Any],
+                               twin_forward: Any, x_np: np.ndarray, y_np: np.ndarray,
+                               torch: Any) -> None:
+    """MSE backward through ``model`` and its torch twin: layer and input gradients agree.
+
+    ``twin_forward`` is the same network written with the ``twins`` in torch.
+    """
+    x = Tensor(x_np, requires_grad=True)
+    MSELoss()(model(x), Tensor(y_np)).backward()
+    tx = torch.tensor(x_np, requires_grad=True)
+    torch.nn.functional.mse_loss(twin_forward(tx), torch.tensor(y_np)).backward()
+    assert_layer_grads_match(layers, twins)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), atol=ATOL, rtol=RTOL)
+
+
 def mlp(sizes: Sequence[int], activation: Any) -> tuple[list[Linear], Sequential]:
     """Linear layers of the given widths with ``activation`` between them (none at the end)."""
     layers = [Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
@@ -106,19 +121,14 @@ def test_mlp_gradients_match_torch(depth: int, activation: Any,
     x_np = rng.standard_normal((4, 5)).astype(np.float32)
     y_np = rng.standard_normal((4, 3)).astype(np.float32)
 
-    x = Tensor(x_np, requires_grad=True)
-    MSELoss()(model(x), Tensor(y_np)).backward()
+    def twin_forward(h: Any) -> Any:
+        for i, twin in enumerate(twins):
+            h = twin(h)
+            if i < len(twins) - 1:
+                h = act(h)
+        return h
 
-    tx = torch.tensor(x_np, requires_grad=True)
-    h = tx
-    for i, twin in enumerate(twins):
-        h = twin(h)
-        if i < len(twins) - 1:
-            h = act(h)
-    torch.nn.functional.mse_loss(h, torch.tensor(y_np)).backward()
-
-    assert_layer_grads_match(layers, twins)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), atol=ATOL, rtol=RTOL)
+    assert_mse_gradients_match(model, layers, twins, twin_forward, x_np, y_np, torch)
 
 
 @pytest.mark.oracle
@@ -174,16 +184,12 @@ def test_quick_residual_gradients_sum_both_paths_like_torch(rng: np.random.Gener
     x_np = rng.standard_normal((3, 5)).astype(np.float32)
     y_np = rng.standard_normal((3, 2)).astype(np.float32)
 
-    x = Tensor(x_np, requires_grad=True)
-    MSELoss()(model(x), Tensor(y_np)).backward()
-    tx = torch.tensor(x_np, requires_grad=True)
-    h = tx
-    for twin in twins[:-1]:
-        h = h + torch.tanh(twin(h))
-    torch.nn.functional.mse_loss(twins[-1](h), torch.tensor(y_np)).backward()
+    def twin_forward(h: Any) -> Any:
+        for twin in twins[:-1]:
+            h = h + torch.tanh(twin(h))
+        return twins[-1](h)
 
-    assert_layer_grads_match(layers, twins)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), atol=ATOL, rtol=RTOL)
+    assert_mse_gradients_match(model, layers, twins, twin_forward, x_np, y_np, torch)
 
 
 @pytest.mark.oracle

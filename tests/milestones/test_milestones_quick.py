@@ -92,18 +92,6 @@ def _write_fake_mnist(folder: Path, rng: np.random.Generator) -> None:
         write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
 
 
-def test_mlp_quick_judges_on_mnist_files_when_asked(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    rng: np.random.Generator) -> None:
-    _write_fake_mnist(tmp_path / "mnist", rng)
-    monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
-    result, text = run_quick("03", dataset="mnist")
-    [check] = result.checks
-    assert check.name == "MLP on MNIST" and check.target == mlp.MNIST_QUICK_TARGET
-    assert "data: MNIST, 400 training and 100 test images of 28x28" in text
-    assert result.passed and check.value >= mlp.MNIST_QUICK_TARGET
-
-
 def _write_fake_cifar10(folder: Path, rng: np.random.Generator, per_batch: int = 60) -> None:
     """CIFAR-10 python batches in the real layout; class k is tinted by one colour pattern."""
     folder.mkdir(parents=True)
@@ -119,16 +107,24 @@ def _write_fake_cifar10(folder: Path, rng: np.random.Generator, per_batch: int =
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
 
 
-def test_cnn_quick_judges_on_cifar10_files_when_asked(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      rng: np.random.Generator) -> None:
-    _write_fake_cifar10(tmp_path / "cifar-10-batches-py", rng)
+@pytest.mark.parametrize(
+    ("write", "folder", "number", "dataset", "name", "target", "line"),
+    [(_write_fake_mnist, "mnist", "03", "mnist", "MLP on MNIST", mlp.MNIST_QUICK_TARGET,
+      "data: MNIST, 400 training and 100 test images of 28x28"),
+     (_write_fake_cifar10, "cifar-10-batches-py", "04", "cifar10", "CNN on CIFAR-10",
+      cnn.CIFAR_QUICK_TARGET, "data: CIFAR-10, 300 training and 60 test images of 3x32x32")],
+    ids=["mlp-mnist", "cnn-cifar10"])
+def test_quick_judges_on_the_extra_files_when_asked(
+        write: Callable[[Path, np.random.Generator], None], folder: str, number: str,
+        dataset: str, name: str, target: float, line: str,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator) -> None:
+    write(tmp_path / folder, rng)
     monkeypatch.setenv("TINYTORCH_DATA", str(tmp_path))
-    result, text = run_quick("04", dataset="cifar10")
+    result, text = run_quick(number, dataset=dataset)
     [check] = result.checks
-    assert check.name == "CNN on CIFAR-10" and check.target == cnn.CIFAR_QUICK_TARGET
-    assert "data: CIFAR-10, 300 training and 60 test images of 3x32x32" in text
-    assert result.passed and check.value >= cnn.CIFAR_QUICK_TARGET
+    assert check.name == name and check.target == target
+    assert line in text
+    assert result.passed and check.value >= target
 
 
 def test_full_runs_add_mnist_and_cifar10_as_extras_but_judge_on_digits(

@@ -176,6 +176,19 @@ def _copy_affine(ours: Any, theirs: Any, rng: np.random.Generator) -> None:
         theirs.bias.copy_(torch.tensor(ours.bias.data))
 
 
+def _both_step_alike(ours: Any, theirs: Any, x: np.ndarray, upstream: np.ndarray) -> None:
+    """One forward and backward of both norms on ``x``: outputs and all gradients agree."""
+    x_ours, x_theirs = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ours(x_ours), theirs(x_theirs)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-5, rtol=1e-4)
+    out.backward(upstream)
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), atol=1e-5, rtol=1e-4)
+    for name in ("weight", "bias"):
+        np.testing.assert_allclose(getattr(ours, name).grad.data,
+                                   getattr(theirs, name).grad.numpy(), atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("kind, shape", [(BatchNorm2d, (4, 3, 5, 6)), (BatchNorm1d, (8, 3)),
                                          (BatchNorm1d, (4, 3, 7))],
                          ids=["2d", "1d_NC", "1d_NCL"])
@@ -190,16 +203,7 @@ def test_batch_norm_training_steps_then_eval_match_torch(kind: type, shape: tupl
         upstream = rng.normal(size=shape).astype(np.float32)
         ours.zero_grad()
         theirs.zero_grad()
-        x_ours, x_theirs = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-        out, expected = ours(x_ours), theirs(x_theirs)
-        np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-5, rtol=1e-4)
-        out.backward(upstream)
-        expected.backward(torch.tensor(upstream))
-        np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), atol=1e-5, rtol=1e-4)
-        np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(),
-                                   atol=1e-4, rtol=1e-4)
-        np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(),
-                                   atol=1e-4, rtol=1e-4)
+        _both_step_alike(ours, theirs, x, upstream)
         np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy(),
                                    atol=1e-5, rtol=1e-5)
         np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(),
@@ -209,14 +213,7 @@ def test_batch_norm_training_steps_then_eval_match_torch(kind: type, shape: tupl
     theirs.eval()
     x = rng.normal(size=shape).astype(np.float32)
     upstream = rng.normal(size=shape).astype(np.float32)
-    x_ours, x_theirs = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, expected = ours(x_ours), theirs(x_theirs)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-5, rtol=1e-4)
-    out.backward(upstream)
-    expected.backward(torch.tensor(upstream))
-    np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), atol=1e-5, rtol=1e-4)
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), atol=1e-4,
-                               rtol=1e-4)
+    _both_step_alike(ours, theirs, x, upstream)
 
 
 def test_batch_norm_cumulative_average_matches_torch() -> None:

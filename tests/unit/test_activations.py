@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from oracle_helpers import assert_three_parts
 
 from tinytorch.core.activations import (
     GELU,
@@ -24,10 +25,6 @@ from tinytorch.core.tensor import Tensor
 
 ALL = [ReLU(), Sigmoid(), Tanh(), GELU(), GELU("none"), GELU("sigmoid"), Softmax(), LogSoftmax(),
        LeakyReLU(), LeakyReLU(0.2), SiLU()]
-
-
-def assert_three_parts(message: str) -> None:
-    assert "\n  why: " in message and "\n  fix: " in message, message
 
 
 def test_known_values() -> None:

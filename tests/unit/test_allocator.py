@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,10 +24,13 @@ REPO = Path(__file__).resolve().parents[2]
 ON_GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
-def _run_child(code: str) -> object:
-    """Run `code` in a fresh interpreter at the repo root and parse the JSON it prints."""
+def _run_child(code: str, *args: str) -> Any:
+    """Run `code` in a fresh interpreter at the repo root; parse the JSON it prints last.
+
+    `args` follow the code on the command line (the child reads them from ``sys.argv``).
+    """
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -69,18 +73,7 @@ def test_tuned_allocator_keeps_a_freed_16mb_array_resident() -> None:
         del block
         print(json.dumps((resident() - before) / 2**20))
     """
-    kept = {}
-    for mode in ("default", "tuned"):
-        result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code), mode],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=REPO,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        kept[mode] = json.loads(result.stdout.strip().splitlines()[-1])
+    kept = {mode: _run_child(code, mode) for mode in ("default", "tuned")}
     assert kept["default"] < 4.0
     assert kept["tuned"] > 12.0
 

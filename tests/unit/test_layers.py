@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from oracle_helpers import assert_three_parts
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.errors import SerializationError, ShapeError
@@ -23,12 +24,6 @@ from tinytorch.core.layers import (
     Sequential,
 )
 from tinytorch.core.tensor import Parameter, Tensor
-
-
-def assert_three_parts(message: str, *values: str) -> None:
-    assert "\n  why: " in message and "\n  fix: " in message, message
-    for value in values:
-        assert value in message, f"{value!r} missing from:\n{message}"
 
 
 class Block(Module):

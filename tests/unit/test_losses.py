@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from oracle_helpers import assert_three_parts
 
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from tinytorch.core.layers import Linear, Module
@@ -21,12 +22,6 @@ from tinytorch.core.losses import (
     nll_loss,
 )
 from tinytorch.core.tensor import Tensor
-
-
-def assert_three_parts(message: str, *values: str) -> None:
-    assert "\n  why: " in message and "\n  fix: " in message, message
-    for value in values:
-        assert value in message, f"{value!r} missing from:\n{message}"
 
 
 def log_sum_exp(row: list[float]) -> float:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from oracle_helpers import assert_three_parts
 
 import tinytorch.nn.functional as F  # noqa: N812  (the PyTorch habit)
 from tinytorch import nn
@@ -13,12 +14,6 @@ from tinytorch.core import activations, layers, losses
 from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError
 from tinytorch.core.rng import manual_seed
 from tinytorch.core.tensor import Parameter, Tensor
-
-
-def assert_three_parts(message: str, *values: str) -> None:
-    assert "\n  why: " in message and "\n  fix: " in message, message
-    for value in values:
-        assert value in message, f"{value!r} missing from:\n{message}"
 
 
 def test_nn_reexports_the_core_classes_themselves() -> None:

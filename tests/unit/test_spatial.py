@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from oracle_helpers import assert_three_parts
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import no_grad
@@ -36,12 +37,6 @@ from tinytorch.core.spatial import (
     max_pool2d,
 )
 from tinytorch.core.tensor import Tensor
-
-
-def assert_three_parts(message: str, *values: str) -> None:
-    assert "\n  why: " in message and "\n  fix: " in message, message
-    for value in values:
-        assert value in message, f"{value!r} missing from:\n{message}"
 
 
 def naive_conv(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from oracle_helpers import assert_three_parts
 
 from tinytorch.core.errors import DTypeError, SerializationError, ShapeError, TinyTorchError
 from tinytorch.core.tokenization import (
@@ -22,11 +23,6 @@ from tinytorch.core.tokenization import (
 )
 
 MIXED_TEXT = "Hello, world!\n  Tabs\tand  double  spaces \n\nnaïve café — 猫 🐍 end "
-
-
-def assert_three_parts(message: str) -> None:
-    """An error message says what happened, why, and how to fix it."""
-    assert "\n  why: " in message and "\n  fix: " in message
 
 
 def synthetic_corpus(n_chars: int = 50_000, seed: int = 0) -> str:

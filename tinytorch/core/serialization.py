@@ -69,15 +69,24 @@ def save_arrays(
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Load what ``save_arrays`` wrote: ``(arrays, metadata)``. Never unpickles anything."""
+def existing_file(path: str | os.PathLike[str], kind: str) -> Path:
+    """``path`` as a ``Path``; a three-part SerializationError when no file is there.
+
+    ``kind`` names what was to be loaded ("model", "tokenizer"), for the message.
+    """
     source = Path(path)
     if not source.is_file():
         raise SerializationError(explain(
             what=f"no file at {str(source)!r}",
-            why="a model or checkpoint can only be loaded from an existing file",
-            fix="check the path, or save the model there first",
+            why=f"a {kind} can only be loaded from an existing file",
+            fix=f"check the path, or save the {kind} there first",
         ))
+    return source
+
+
+def load_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Load what ``save_arrays`` wrote: ``(arrays, metadata)``. Never unpickles anything."""
+    source = existing_file(path, "model or checkpoint")
     try:
         # Open the file ourselves: np.load leaks its handle when the zip directory is corrupt.
         with open(source, "rb") as handle, np.load(handle, allow_pickle=False) as archive:

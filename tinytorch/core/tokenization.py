@@ -24,7 +24,6 @@ import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from tinytorch.core.errors import (
     TinyTorchError,
     explain,
 )
-from tinytorch.core.serialization import atomic_write_text
+from tinytorch.core.serialization import atomic_write_text, existing_file
 
 UNK_TOKEN = "<UNK>"
 _FILE_FORMAT = "tinytorch-tokenizer"
@@ -234,13 +233,7 @@ def _refuse_vocab_size(tok: Tokenizer, value: int, how: str) -> None:
 
 def _read_tokenizer_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a tokenizer JSON file, raising three-part SerializationErrors."""
-    source = Path(path)
-    if not source.is_file():
-        raise SerializationError(explain(
-            what=f"no file at {str(source)!r}",
-            why="a tokenizer can only be loaded from an existing file",
-            fix="check the path, or save the tokenizer there first",
-        ))
+    source = existing_file(path, "tokenizer")
     try:
         payload = json.loads(source.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -30,7 +30,7 @@ from tinytorch.core.activations import GELU
 from tinytorch.core.attention import Attention
 from tinytorch.core.broadcasting import normalize_axis
 from tinytorch.core.embeddings import EmbeddingLookup, as_token_ids
-from tinytorch.core.errors import DTypeError, IndexOutOfRangeError, ShapeError, explain
+from tinytorch.core.errors import IndexOutOfRangeError, ShapeError, explain
 from tinytorch.core.layers import Dropout
 from tinytorch.core.losses import (
     binary_cross_entropy,
@@ -43,6 +43,7 @@ from tinytorch.core.losses import (
 from tinytorch.core.rng import get_rng
 from tinytorch.core.spatial import avg_pool2d, batch_norm, conv2d, max_pool2d
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor_methods import index_array
 from tinytorch.core.transformer import LayerNormFunction
 
 
@@ -126,15 +127,7 @@ def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:
 
 def one_hot(target: Any, num_classes: int = -1) -> Tensor:
     """Integer class indices (...,) -> an int64 tensor (..., num_classes) of zeros and ones."""
-    index = np.asarray(getattr(target, "data", target))
-    if index.dtype.kind == "f" and np.all(np.mod(index, 1) == 0):
-        index = index.astype(np.int64)
-    if index.dtype.kind not in "iu":
-        raise DTypeError(explain(
-            what=f"one_hot got indices of dtype {index.dtype}",
-            why="each entry must name a class by its (whole-number) index",
-            fix="pass integer class indices",
-        ))
+    index = index_array(target, "one_hot")
     classes = int(index.max()) + 1 if num_classes < 0 and index.size else max(num_classes, 0)
     if index.size and (index.min() < 0 or index.max() >= classes):
         raise IndexOutOfRangeError(explain(

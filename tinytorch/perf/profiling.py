@@ -107,30 +107,27 @@ def time_call(fn: Callable[[], Any], warmup: int = 10, iterations: int = 100) ->
 
 
 @contextlib.contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
+def _temporarily(objects: Iterable[Any], attr: str, value: Any) -> Iterator[None]:
+    """``attr`` set to ``value`` on every object inside the block; each one's own restored after."""
+    saved = [(o, getattr(o, attr)) for o in objects]
+    for o, _ in saved:
+        setattr(o, attr, value)
+    try:
+        yield
+    finally:
+        for o, old in saved:
+            setattr(o, attr, old)
+
+
+def _eval_mode(model: Any) -> contextlib.AbstractContextManager[None]:
     """Eval mode inside the block; every module's own training flag restored afterwards."""
     modules = list(model.modules()) if hasattr(model, "modules") else []
-    modes = [(m, m.training) for m in modules if hasattr(m, "training")]
-    for m, _ in modes:
-        m.training = False
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
+    return _temporarily([m for m in modules if hasattr(m, "training")], "training", False)
 
 
-@contextlib.contextmanager
-def _kept_gradients(tensors: Iterable[Any]) -> Iterator[None]:
+def _kept_gradients(tensors: Iterable[Any]) -> contextlib.AbstractContextManager[None]:
     """Start from no gradients inside the block; put the caller's gradients back afterwards."""
-    saved = [(t, t.grad) for t in tensors if isinstance(t, Tensor)]
-    for t, _ in saved:
-        t.grad = None
-    try:
-        yield
-    finally:
-        for t, grad in saved:
-            t.grad = grad
+    return _temporarily([t for t in tensors if isinstance(t, Tensor)], "grad", None)
 
 
 def _parameters(model: Any) -> list[Any]:

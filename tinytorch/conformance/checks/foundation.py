@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..harness import arr, check, expect, expect_close, need, seeded
+from ._common import expect_each_close
 
 
 def _pair(rng: np.random.Generator, *shapes: tuple[int, ...]) -> list[np.ndarray]:
@@ -28,11 +29,10 @@ def check_arithmetic(oracle: Any) -> None:
     cases = {"a + b": (ta + tb, a + b), "a - b": (ta - tb, a - b), "a * b": (ta * tb, a * b),
              "a / b": (ta / tb, a / b), "a ** 2": (ta ** 2, a ** 2), "-a": (-ta, -a),
              "a @ m": (ta @ tm, a @ m), "2 - a": (2 - ta, 2 - a), "1 / b": (1 / tb, 1 / b)}
-    for name, (got, want) in cases.items():
-        expect_close(got, want, what=f"Tensor `{name}`",
-                     why="each operator computes the same element-wise (or matrix) result as "
-                         "NumPy, including the reflected forms (2 - t, 1 / t)",
-                     fix=f"look at the Tensor method behind `{name}` (__add__, __rsub__, ...)")
+    expect_each_close(cases, what="Tensor `{name}`",
+                      why="each operator computes the same element-wise (or matrix) result as "
+                          "NumPy, including the reflected forms (2 - t, 1 / t)",
+                      fix="look at the Tensor method behind `{name}` (__add__, __rsub__, ...)")
 
 
 @check("01", "broadcasting: (3,1)+(1,4), (2,3)+(3,), scalars")
@@ -42,11 +42,10 @@ def check_broadcasting(oracle: Any) -> None:
     cases = {"(3,1) + (1,4)": (Tensor(col) + Tensor(row), col + row),
              "(2,3) * (3,)": (Tensor(mat) * Tensor(vec), mat * vec),
              "(2,3) + 1.5": (Tensor(mat) + 1.5, mat + 1.5)}
-    for name, (got, want) in cases.items():
-        expect_close(got, want, what=f"broadcast {name}",
-                     why="operands broadcast as in NumPy: sizes are aligned from the right and "
-                         "an axis of size 1 stretches",
-                     fix="compute on the .data arrays with NumPy operators, which broadcast")
+    expect_each_close(cases, what="broadcast {name}",
+                      why="operands broadcast as in NumPy: sizes are aligned from the right and "
+                          "an axis of size 1 stretches",
+                      fix="compute on the .data arrays with NumPy operators, which broadcast")
 
 
 @check("01", "reductions and reshapes: sum/mean/max(axis), reshape, transpose")
@@ -60,11 +59,10 @@ def check_reductions(oracle: Any) -> None:
              "max(axis=0)": (t.max(axis=0), x.max(axis=0)),
              "reshape(4, -1)": (t.reshape(4, -1), x.reshape(4, -1)),
              "transpose()": (t.transpose(), np.swapaxes(x, -1, -2))}
-    for name, (got, want) in cases.items():
-        expect_close(got, want, what=f"Tensor.{name}",
-                     why="reductions take axis= and keepdims= as NumPy does; transpose() "
-                         "swaps the last two axes",
-                     fix=f"check Tensor.{name.split('(')[0]}")
+    expect_each_close(cases, what="Tensor.{name}",
+                      why="reductions take axis= and keepdims= as NumPy does; transpose() "
+                          "swaps the last two axes",
+                      fix="check the Tensor method behind .{name}")
 
 
 @check("01", "Tensor data type: float32 by default")
@@ -206,11 +204,11 @@ def check_loss_values(oracle: Any) -> None:
         "BinaryCrossEntropyLoss": (bce()(Tensor(probs), Tensor(truth)), -np.mean(
             truth * np.log(probs) + (1 - truth) * np.log(1 - probs))),
     }
-    for name, (got, want) in cases.items():
-        expect_close(arr(got).reshape(()), want, what=f"{name} value", rtol=1e-4,
-                     why="each loss is a fixed formula averaged over the batch (CrossEntropy "
-                         "takes logits and integer class targets)",
-                     fix=f"compare {name}.forward with the formula in the course notes")
+    expect_each_close({name: (arr(got).reshape(()), want) for name, (got, want) in cases.items()},
+                      what="{name} value", rtol=1e-4,
+                      why="each loss is a fixed formula averaged over the batch (CrossEntropy "
+                          "takes logits and integer class targets)",
+                      fix="compare {name}.forward with the formula in the course notes")
 
 
 @check("04", "CrossEntropyLoss with logits of +-1000: finite")

@@ -11,13 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..harness import arr, check, expect, expect_close, grad_of, need, seeded
-
-GRAD_TOL = {"rtol": 1e-3, "atol": 1e-5}  # float32 student against a float64 oracle
-
-
-def _leaf(Tensor: Any, value: np.ndarray) -> Any:  # noqa: N803 (a class)
-    return Tensor(value.astype(np.float32), requires_grad=True)
-
+from ._common import expect_gradients, leaf, learns
 
 # --- 06 autograd -------------------------------------------------------------------------------
 
@@ -30,7 +24,7 @@ def check_gradients_reach_every_layer(oracle: Any) -> None:
     MSELoss = need("core.losses", "MSELoss")  # noqa: N806
     rng = seeded(10)
     layers = [Linear(4, 4) for _ in range(5)]
-    h = Tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    h = leaf(Tensor, rng.standard_normal((3, 4)))
     for layer in layers:
         h = ReLU()(layer(h)) if layer is not layers[-1] else layer(h)
     MSELoss()(h, Tensor(rng.standard_normal((3, 4)).astype(np.float32))).backward()
@@ -55,13 +49,11 @@ def check_mlp_gradients_match_oracle(oracle: Any) -> None:
     MSELoss = need("core.losses", "MSELoss")  # noqa: N806
     rng = seeded(11)
     values = [rng.standard_normal(s) for s in ((5, 3), (3, 4), (4,), (4, 2), (2,), (5, 2))]
-    x, w1, b1, w2, b2, y = (_leaf(Tensor, v) for v in values)
+    x, w1, b1, w2, b2, y = (leaf(Tensor, v) for v in values)
     y.requires_grad = False
     MSELoss()(ReLU()(x @ w1 + b1) @ w2 + b2, y).backward()
-    want = oracle.gradients(_mlp, *values)
-    for label, leaf, ref in zip(("x", "W1", "b1 (broadcast over the batch)", "W2", "b2"),
-                                (x, w1, b1, w2, b2), want[:5], strict=True):
-        expect_close(grad_of(leaf, label), ref, what=f"gradient of {label}", **GRAD_TOL,
+    expect_gradients({"x": x, "W1": w1, "b1 (broadcast over the batch)": b1, "W2": w2, "b2": b2},
+                     oracle.gradients(_mlp, *values),
                      why="d loss / d input through matmul (dA = G @ B^T, dB = A^T @ G), the "
                          "bias add (summed over broadcast rows), ReLU (1 where x > 0) and MSE "
                          "(2 (pred - y) / N)",
@@ -75,12 +67,10 @@ def check_broadcast_reduction(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     rng = seeded(12)
     values = [rng.standard_normal(s) for s in ((4, 3), (3,), (4, 1), (1, 3))]
-    a, row, col, other = (_leaf(Tensor, v) for v in values)
+    a, row, col, other = (leaf(Tensor, v) for v in values)
     ((a + row) * col - other).sum().backward()
-    want = oracle.gradients(lambda xp, a, r, c, o: xp.sum((a + r) * c - o), *values)
-    for label, leaf, ref in zip(("a (4,3)", "row (3,)", "col (4,1)", "other (1,3)"),
-                                (a, row, col, other), want, strict=True):
-        expect_close(grad_of(leaf, label), ref, what=f"gradient of {label}", **GRAD_TOL,
+    expect_gradients({"a (4,3)": a, "row (3,)": row, "col (4,1)": col, "other (1,3)": other},
+                     oracle.gradients(lambda xp, a, r, c, o: xp.sum((a + r) * c - o), *values),
                      why="an operand that was broadcast receives the sum of the gradients of "
                          "all the copies it was stretched into, in its own shape",
                      fix="in backward, sum the gradient over the broadcast axes (leading axes, "
@@ -97,13 +87,11 @@ def check_op_gradients(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     rng = seeded(13)
     xv, yv = rng.standard_normal((3, 4)), rng.uniform(0.5, 2.0, (3, 4))
-    x, y = _leaf(Tensor, xv), _leaf(Tensor, yv)
+    x, y = leaf(Tensor, xv), leaf(Tensor, yv)
     z = (x * 0.5).exp() + y.log() + x.tanh() * y.sigmoid()
     (((z.softmax(-1) if hasattr(z, "softmax") else _softmax(z)) * x).sum()
      + z.max(axis=1).sum() + (z / y).mean()).backward()
-    want = oracle.gradients(_ops, xv, yv)
-    for label, leaf, ref in zip(("x", "y"), (x, y), want, strict=True):
-        expect_close(grad_of(leaf, label), ref, what=f"gradient of {label}", **GRAD_TOL,
+    expect_gradients({"x": x, "y": y}, oracle.gradients(_ops, xv, yv),
                      why="each op's backward multiplies the incoming gradient by its local "
                          "derivative (exp: out, log: 1/x, tanh: 1-out^2, sigmoid: out(1-out), "
                          "softmax: out * (g - sum(g*out)), max: 1 at the maximum)",
@@ -118,7 +106,7 @@ def _softmax(z: Any) -> Any:
 @check("06", "two backward passes without zero_grad: gradients accumulate (sum)")
 def check_gradient_accumulation(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
-    x = _leaf(Tensor, np.array([1.0, -2.0, 3.0]))
+    x = leaf(Tensor, np.array([1.0, -2.0, 3.0]))
     for _ in range(2):
         (x * x).sum().backward()
     expect_close(grad_of(x, "x"), 2 * 2 * np.array([1.0, -2.0, 3.0]),
@@ -144,7 +132,7 @@ def _optimizer_case(name: str, oracle: Any, **hyper: Any) -> None:
     rng = seeded(20)
     start = rng.standard_normal((3, 2))
     grads = [rng.standard_normal((3, 2)) for _ in range(3)]
-    param = _leaf(Tensor, start)
+    param = leaf(Tensor, start)
     _steps(cls([param], **hyper), param, grads, Tensor)
     reference = oracle.sgd if name == "SGD" else oracle.adam
     setting = ", ".join(f"{k}={v}" for k, v in hyper.items())
@@ -171,7 +159,7 @@ def check_adam(oracle: Any) -> None:
 def check_zero_grad(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     SGD = need("core.optimizers", "SGD")  # noqa: N806
-    param = _leaf(Tensor, np.array([1.0, 2.0]))
+    param = leaf(Tensor, np.array([1.0, 2.0]))
     optimizer = SGD([param], lr=0.1)
     for _ in range(3):
         (param * Tensor(np.array([1.0, 1.0], np.float32))).sum().backward()
@@ -200,18 +188,9 @@ def check_training_loop_learns(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     Linear, Sequential = need("core.layers", "Linear", "Sequential")  # noqa: N806
     Tanh = need("core.activations", "Tanh")  # noqa: N806
-    CrossEntropyLoss = need("core.losses", "CrossEntropyLoss")  # noqa: N806
-    Adam = need("core.optimizers", "Adam")  # noqa: N806
     x, y = _xor()
     model = Sequential(Linear(2, 8), Tanh(), Linear(8, 2))
-    optimizer, loss_fn = Adam(model.parameters(), lr=0.05), CrossEntropyLoss()
-    losses = []
-    for _ in range(150):
-        optimizer.zero_grad()
-        loss = loss_fn(model(Tensor(x)), Tensor(y))
-        loss.backward()
-        optimizer.step()
-        losses.append(float(arr(loss)))
+    losses = learns(model, Tensor(x), y, steps=150, lr=0.05)
     accuracy = float(np.mean(arr(model(Tensor(x))).argmax(axis=1) == y))
     expect(losses[-1] < 0.25 * losses[0] and accuracy == 1.0,
            what=f"XOR loss went {losses[0]:.3f} -> {losses[-1]:.3f}, accuracy {accuracy:.2f} "

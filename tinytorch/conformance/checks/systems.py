@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..harness import arr, check, expect, expect_close, need, seeded
+from ._common import train
 from .transformer import _tiny_gpt
 
 
@@ -86,7 +87,6 @@ def _linears(model: Any) -> list[Any]:
 def check_pruning(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     MSELoss = need("core.losses", "MSELoss")  # noqa: N806
-    Adam = need("core.optimizers", "Adam")  # noqa: N806
     magnitude_prune = need("perf.compression", "magnitude_prune")
     model = _mlp()
     before = [np.abs(arr(layer.weight)).copy() for layer in _linears(model)]
@@ -103,11 +103,7 @@ def check_pruning(oracle: Any) -> None:
                fix="per layer, zero |w| below the sparsity quantile and remember that mask")
     rng = seeded(71)
     x, y = (Tensor(rng.standard_normal(s).astype(np.float32)) for s in ((10, 6), (10, 3)))
-    optimizer = Adam(model.parameters(), lr=0.05)
-    for _ in range(5):
-        optimizer.zero_grad()
-        MSELoss()(model(x), y).backward()
-        optimizer.step()
+    train(model, x, lambda out: MSELoss()(out, y), steps=5, lr=0.05)
     for i, (layer, mask) in enumerate(zip(_linears(model), masks, strict=True)):
         revived = int(np.count_nonzero(arr(layer.weight)[mask]))
         expect(revived == 0, what=f"layer {i}: {revived} pruned weights became non-zero after 5 "

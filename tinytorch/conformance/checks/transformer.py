@@ -10,8 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from ..harness import arr, check, expect, expect_close, grad_of, need, seeded
-from .vision_language import _learns, _param
+from ..harness import arr, check, expect, expect_close, need, seeded
+from ._common import (
+    backward_against,
+    expect_every_parameter_trains,
+    expect_gradients,
+    leaf,
+    learns,
+    set_param,
+)
 
 
 @check("13", "create_causal_mask(seq_len): ones on and below the diagonal (1 = attend)")
@@ -45,21 +52,18 @@ def check_layer_norm(oracle: Any) -> None:
            expected=2, actual=len(params))
     scale, shift = sorted(params, key=lambda p: -float(arr(p).sum()))   # ones first, zeros next
     xv, gv, bv, rv = (rng.standard_normal(s) for s in ((3, 4, 6), (6,), (6,), (3, 4, 6)))
-    _param(scale, gv)
-    _param(shift, bv)
-    x = Tensor(xv.astype(np.float32), requires_grad=True)
+    set_param(scale, gv)
+    set_param(shift, bv)
+    x = leaf(Tensor, xv)
     out = norm(x)
     centered = xv - xv.mean(-1, keepdims=True)
     want = centered / np.sqrt(centered.var(-1, keepdims=True) + 1e-5) * gv + bv
     expect_close(out, want, what="LayerNorm forward", atol=1e-4,
                  why="normalize each vector over the last axis (biased variance, eps inside "
                      "the sqrt), then scale and shift", fix="use var = mean((x - mean)^2)")
-    (out * Tensor(rv.astype(np.float32))).sum().backward()
-    refs = oracle.gradients(_layer_norm, xv, gv, bv, rv)
-    for label, leaf, ref in zip(("x", "weight (gamma)", "bias (beta)"), (x, scale, shift), refs,
-                                strict=False):
-        expect_close(grad_of(leaf, f"LayerNorm {label}"), ref, rtol=1e-3, atol=1e-4,
-                     what=f"LayerNorm gradient of {label}",
+    backward_against(out, rv)
+    expect_gradients({"x": x, "weight (gamma)": scale, "bias (beta)": shift},
+                     oracle.gradients(_layer_norm, xv, gv, bv, rv), layer="LayerNorm", atol=1e-4,
                      why="the mean and the variance depend on every element, so dx = r (g - "
                          "mean(g) - xhat mean(g xhat)) with g = grad * gamma and r = 1/std",
                      fix="derive the backward through mean and variance, or build LayerNorm "
@@ -83,13 +87,11 @@ def check_block(oracle: Any) -> None:
                  why="attention with the causal mask mixes only earlier positions; LayerNorm "
                      "and the MLP act on each position alone",
                  fix="pass the mask into the block's attention; normalize over the last axis only")
-    r = Tensor(rng.standard_normal((2, 5, 8)).astype(np.float32))
-    (block(Tensor(x), mask) * r).sum().backward()
-    for i, p in enumerate(block.parameters()):
-        g = grad_of(p, f"TransformerBlock parameter {i} {arr(p).shape}")
-        expect(np.abs(g).sum() > 0, what=f"TransformerBlock parameter {i} has zero gradient",
-               why="attention, both LayerNorms and the MLP all feed the output (residuals)",
-               fix="keep every sub-layer's output on the graph: y = x + attn(ln1(x)), ...")
+    backward_against(block(Tensor(x), mask), rng.standard_normal((2, 5, 8)))
+    expect_every_parameter_trains(
+        block, "TransformerBlock",
+        why="attention, both LayerNorms and the MLP all feed the output (residuals)",
+        fix="keep every sub-layer's output on the graph: y = x + attn(ln1(x)), ...")
 
 
 def _tiny_gpt() -> Any:
@@ -127,7 +129,7 @@ def check_gpt_learns(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     model = _tiny_gpt()
     sequences = _counting(8, 9)
-    losses = _learns(model, Tensor(sequences[:, :-1]), sequences[:, 1:], steps=60, lr=0.02)
+    losses = learns(model, Tensor(sequences[:, :-1]), sequences[:, 1:], steps=60, lr=0.02)
     expect(losses[-1] < 0.25 * losses[0],
            what=f"GPT next-token loss went {losses[0]:.3f} -> {losses[-1]:.3f} in 60 Adam steps",
            why="counting mod 8 is learnable from the previous token alone: a working GPT "
@@ -142,7 +144,7 @@ def check_generate_cache(oracle: Any) -> None:
     Tensor = need("core.tensor", "Tensor")  # noqa: N806
     model = _tiny_gpt()
     for p in model.parameters():   # larger weights: distinct logits, so greedy is unambiguous
-        _param(p, arr(p) * 3.0 + seeded(62).normal(0, 0.02, arr(p).shape))
+        set_param(p, arr(p) * 3.0 + seeded(62).normal(0, 0.02, arr(p).shape))
     prompt = Tensor(_counting(1, 3, offset=2))
     runs = {}
     for use_cache in (False, True):

@@ -11,30 +11,15 @@ from typing import Any
 import numpy as np
 
 from ..harness import arr, check, expect, expect_close, grad_of, need, seeded, summary
-
-GRAD_TOL = {"rtol": 1e-3, "atol": 1e-5}
-
-
-def _param(tensor: Any, value: np.ndarray) -> None:
-    """Overwrite a parameter's values in place (so the reference can use the same numbers)."""
-    arr(tensor)[...] = value.astype(np.float32)
-
-
-def _learns(model: Any, batch: Any, targets: np.ndarray, steps: int, lr: float) -> list[float]:
-    """Adam on cross-entropy for ``steps`` full-batch steps; the losses, first to last."""
-    Tensor = need("core.tensor", "Tensor")  # noqa: N806
-    CrossEntropyLoss = need("core.losses", "CrossEntropyLoss")  # noqa: N806
-    Adam = need("core.optimizers", "Adam")  # noqa: N806
-    optimizer, loss_fn, losses = Adam(model.parameters(), lr=lr), CrossEntropyLoss(), []
-    for _ in range(steps):
-        optimizer.zero_grad()
-        logits = model(batch)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), Tensor(targets.reshape(-1)))
-        loss.backward()
-        optimizer.step()
-        losses.append(float(arr(loss)))
-    return losses
-
+from ._common import (
+    GRAD_TOL,
+    backward_against,
+    expect_every_parameter_trains,
+    expect_gradients,
+    leaf,
+    learns,
+    set_param,
+)
 
 # --- 09 spatial --------------------------------------------------------------------------------
 
@@ -50,9 +35,9 @@ def check_conv2d(oracle: Any) -> None:
     rng = seeded(40)
     conv = Conv2d(2, 3, 3, padding=1)
     xv, wv, bv = (rng.standard_normal(s) for s in ((2, 2, 5, 6), (3, 2, 3, 3), (3,)))
-    _param(conv.weight, wv)
-    _param(conv.bias, bv)
-    x = Tensor(xv.astype(np.float32), requires_grad=True)
+    set_param(conv.weight, wv)
+    set_param(conv.bias, bv)
+    x = leaf(Tensor, xv)
     out = conv(x)
     want = oracle.value(lambda xp, x, w, b: xp.conv2d(x, w, b, stride=1, padding=1), xv, wv, bv)
     expect_close(out, want, what="Conv2d forward", rtol=1e-4, atol=1e-4,
@@ -60,12 +45,9 @@ def check_conv2d(oracle: Any) -> None:
                      "+ b[o] (cross-correlation, NCHW, weight (out, in, kh, kw))",
                  fix="check the padding, the window offsets and the weight layout")
     rv = rng.standard_normal(want.shape)
-    (out * Tensor(rv.astype(np.float32))).sum().backward()
-    refs = oracle.gradients(_conv_loss, xv, wv, bv, rv)
-    for label, leaf, ref in zip(("input x", "weight", "bias"), (x, conv.weight, conv.bias), refs,
-                                strict=False):
-        expect_close(grad_of(leaf, f"Conv2d {label}"), ref, what=f"Conv2d gradient of {label}",
-                     **GRAD_TOL,
+    backward_against(out, rv)
+    expect_gradients({"input x": x, "weight": conv.weight, "bias": conv.bias},
+                     oracle.gradients(_conv_loss, xv, wv, bv, rv), layer="Conv2d",
                      why="dW = sum over positions of grad_out x window; dx scatters grad_out @ W "
                          "back over the overlapping windows; db sums grad_out",
                      fix="with im2col: dW = grad_cols @ cols^T, dx = col2im(W^T @ grad_cols)")
@@ -78,18 +60,18 @@ def check_max_pool(oracle: Any) -> None:
     rng = seeded(41)
     xv = rng.permutation(2 * 3 * 4 * 6).reshape(2, 3, 4, 6) / 10.0   # distinct: one max each
     rv = rng.standard_normal((2, 3, 2, 3))
-    x = Tensor(xv.astype(np.float32), requires_grad=True)
+    x = leaf(Tensor, xv)
     out = MaxPool2d(2)(x)
     expect_close(out, oracle.value(lambda xp, x: xp.max_pool2d(x, 2), xv), what="MaxPool2d(2)",
                  why="each output is the largest value of its 2x2 window (stride = kernel)",
                  fix="check the window reshape and the axes of the max")
-    (out * Tensor(rv.astype(np.float32))).sum().backward()
-    ref = oracle.gradients(lambda xp, x, r: xp.sum(xp.max_pool2d(x, 2) * r), xv, rv)[0]
-    expect_close(grad_of(x, "MaxPool2d input"), ref, what="MaxPool2d gradient of the input",
-                 **GRAD_TOL,
-                 why="only the maximum of each window influenced the output, so only it "
-                     "receives the gradient; the other three get 0",
-                 fix="remember the argmax of each window in forward and scatter grad there")
+    backward_against(out, rv)
+    expect_gradients({"input x": x},
+                     oracle.gradients(lambda xp, x, r: xp.sum(xp.max_pool2d(x, 2) * r), xv, rv),
+                     layer="MaxPool2d",
+                     why="only the maximum of each window influenced the output, so only it "
+                         "receives the gradient; the other three get 0",
+                     fix="remember the argmax of each window in forward and scatter grad there")
 
 
 def _bars(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +104,7 @@ def check_cnn_learns(oracle: Any) -> None:
 
     images, labels = _bars(32)
     model = SmallCNN()
-    losses = _learns(model, Tensor(images), labels, steps=60, lr=0.05)
+    losses = learns(model, Tensor(images), labels, steps=60, lr=0.05)
     grad = getattr(model.conv.weight, "grad", None)
     expect(losses[-1] < 0.5 * losses[0] and grad is not None,
            what=f"CNN loss went {losses[0]:.3f} -> {losses[-1]:.3f} in 60 Adam steps "
@@ -192,7 +174,7 @@ def check_embedding(oracle: Any) -> None:
                  why="an embedding is a table lookup: out[b, t] = weight[ids[b, t]]",
                  fix="index the weight with the integer ids")
     r = seeded(43).standard_normal((2, 3, 4))
-    (out * Tensor(r.astype(np.float32))).sum().backward()
+    backward_against(out, r)
     want = np.zeros((6, 4))
     np.add.at(want, ids, r)
     expect_close(grad_of(emb.weight, "Embedding.weight"), want, what="Embedding weight gradient",
@@ -236,7 +218,7 @@ def check_attention(oracle: Any) -> None:
     rng = seeded(50)
     qv, kv, vv, rv = (rng.standard_normal((2, 4, 3)) for _ in range(4))
     mask = np.tril(np.ones((4, 4)))
-    q, k, v = (Tensor(a.astype(np.float32), requires_grad=True) for a in (qv, kv, vv))
+    q, k, v = (leaf(Tensor, a) for a in (qv, kv, vv))
     out, weights = sdpa(q, k, v, mask=Tensor(mask.astype(np.float32)))
     w = arr(weights)
     expect(np.allclose(w * (1 - mask), 0, atol=1e-6),
@@ -249,12 +231,12 @@ def check_attention(oracle: Any) -> None:
     e = np.exp(scores - scores.max(-1, keepdims=True))
     expect_close(out, e / e.sum(-1, keepdims=True) @ vv, what="attention output", atol=1e-5,
                  why="output = softmax(Q K^T / sqrt(d_k) + mask) V", fix="check the 1/sqrt(d_k)")
-    (out * Tensor(rv.astype(np.float32))).sum().backward()
-    refs = oracle.gradients(_attention, qv, kv, vv, mask, rv)
-    for label, leaf, ref in zip("QKV", (q, k, v), refs, strict=False):
-        expect_close(grad_of(leaf, label), ref, what=f"attention gradient of {label}", **GRAD_TOL,
-                     why="gradients flow through both matmuls and the softmax; blocked keys "
-                         "get none", fix="compare the softmax backward: w * (g - sum(g * w))")
+    backward_against(out, rv)
+    expect_gradients({"Q": q, "K": k, "V": v}, oracle.gradients(_attention, qv, kv, vv, mask, rv),
+                     layer="attention",
+                     why="gradients flow through both matmuls and the softmax; blocked keys get "
+                         "none",
+                     fix="compare the softmax backward: w * (g - sum(g * w))")
 
 
 @check("12", "attention is content-aware: a query matching one key attends to it")
@@ -290,10 +272,7 @@ def check_multihead_causal(oracle: Any) -> None:
            what="the output at position 4 did not change when its own input changed",
            why="attention is content-aware: the last query sees the new token",
            fix="compute Q, K, V from the input x (not from fixed weights)")
-    loss = Tensor(rng.standard_normal((2, 5, 8)).astype(np.float32))
-    (mha(Tensor(x), mask) * loss).sum().backward()
-    for i, p in enumerate(mha.parameters()):
-        g = grad_of(p, f"MultiHeadAttention parameter {i} {arr(p).shape}")
-        expect(np.abs(g).sum() > 0, what=f"MultiHeadAttention parameter {i} has zero gradient",
-               why="every projection (Q, K, V, output) influences the output",
-               fix="build the projections from Linear layers whose outputs stay on the graph")
+    backward_against(mha(Tensor(x), mask), rng.standard_normal((2, 5, 8)))
+    expect_every_parameter_trains(
+        mha, "MultiHeadAttention", why="every projection (Q, K, V, output) influences the output",
+        fix="build the projections from Linear layers whose outputs stay on the graph")
