@@ -2,7 +2,7 @@
 
 prune -> optimizer steps (Adam with weight decay) -> save -> load -> fine-tune: the pruned
 weights of a trained digits MLP stay exactly zero through all of it, and fine-tuning wins the
-accuracy back. A distilled student beats the same student trained alone, on labels half
+accuracy back. A distilled student beats the same student trained alone, on labels 65%
 random (where the teacher's scores carry what the labels lost). A low-rank layer's error
 falls as its rank grows. The training recipes are those of benchmarks/compression_table.py,
 which prints the same numbers as a table.
@@ -93,10 +93,10 @@ def test_quick_pruned_to_half_fine_tunes_back_within_one_point(
     model, before = prune_and_fine_tune(dense[0], digits, 0.5, SEED)
     after = accuracy(model, digits)
     assert masked_weights_are_zero(model)         # fine-tuning used weight decay
-    # One point is 3.6 of the 359 test digits; with the BLAS thread count of the run the dense
-    # baseline moves by up to a point, so the bound here is two points (the table in the
-    # closing note shows 50% pruning + fine-tuning within 0.6 points on four seeds).
-    assert after >= dense[1] - 0.02, (dense[1], before, after)
+    # One point is 3.6 of the 359 test digits. The numbers depend on the seed only (1 or 2 BLAS
+    # threads train identical weights); on seeds 0-7 `after - dense` ranges over -0.28..+1.39
+    # points: every one of them clears the bound by 2.6 digits or more (this seed by 3.6).
+    assert after >= dense[1] - 0.01, (dense[1], before, after)
 
 
 def test_pruned_to_80_percent_fine_tunes_back_close(dense: tuple[Module, float],
@@ -114,7 +114,7 @@ def test_quick_distilled_student_beats_the_student_trained_alone(
         dense: tuple[Module, float], digits: Digits) -> None:
     alone, distilled = student_pair(dense[0], digits, SEED)
     alone_acc, distilled_acc = accuracy(alone, digits), accuracy(distilled, digits)
-    assert distilled_acc >= alone_acc + 0.01, (alone_acc, distilled_acc)
+    assert distilled_acc >= alone_acc + 0.02, (alone_acc, distilled_acc)
 
 
 @pytest.mark.slow

@@ -19,10 +19,18 @@ rewrite:
    way; on these models it is ~300x the real gap. Rounding errors are in fact spread evenly over
    [-s/2, s/2] (variance s^2 / 12) and nearly independent, so the same recursion on mean squares,
 
-       v_out = W_hat^2 v + (s_c^2 / 12) * sum h^2     (+ W_hat^2 * s_x^2 / 12 on the integer path)
+       v_out = W_hat^2 v + (s_c^2 / 12) * sum h^2     (+ W_hat^2 * (s_x^2 / 12 + o^2) on the
+                                                      integer path, o the overshoot)
 
    (a max-pool window may pass on the sum of its inputs' v), gives a typical deviation sigma =
    sqrt(v); every logit must lie within 6 sigma, and sigma must be small next to the logits.
+   What sigma is NOT: the spread over the test images. The rounding is done once, so a logit's
+   error is nearly the same on every image (its z = gap / sigma moves by ~0.5 around an offset
+   of up to 2.4 on the MLP). The 3590 logits are thus about ten draws, not 3590, and "99% within
+   3 sigma" is a coin toss (98.9% to 100% on MLP seeds 0-7). Ten draws do pin the scale: the
+   root mean square of z must lie in [1/4, 2] (measured 0.74-1.31 on MLP seeds 0-7, 0.37-0.55
+   on CNN seeds 0-4; ten squared normal draws average above 4 with odds ~2e-5), so sigma is
+   neither too small for the 6-sigma test (largest z seen: 4.8) nor so large that it is empty.
 4. the quantized model round-trips through ``save``/``load`` with int8 codes and equal outputs.
 """
 
@@ -131,9 +139,8 @@ def propagate(float_model: Sequential, quantized: Sequential, x: np.ndarray, pow
     for f_layer, q_layer in zip(float_model.layers, quantized.layers, strict=True):
         if isinstance(q_layer, (QuantizedLinear, QuantizedConv2d)):
             if q_layer.path == "integer":
-                rounding = q_layer.input_scale / 2 + (_overshoot(x_hat, q_layer) if power == 1
-                                                      else 0.0)
-                d = d + rounding ** power / (3 if power == 2 else 1)
+                scale, over = q_layer.input_scale, _overshoot(x_hat, q_layer)
+                d = d + (scale / 2 + over if power == 1 else scale ** 2 / 12 + over ** 2)
             d = _through_layer(q_layer, d, h, power)
         elif isinstance(q_layer, MaxPool2d):
             window = q_layer.kernel_size ** 2 if power == 2 else 1
@@ -189,8 +196,9 @@ def test_quick_int8_logits_track_float_within_six_sigma(
     logits = trained.model(Tensor(x)).data
     gap = np.abs(model(Tensor(x)).data - logits)
     sigma = np.sqrt(propagate(trained.model, model, x, power=2))
-    assert np.all(gap <= 6 * sigma), f"largest gap {np.max(gap / sigma):.2f} sigma"
-    assert np.mean(gap <= 3 * sigma) > 0.98
+    z = gap / sigma
+    assert np.all(z <= 6), f"largest gap {np.max(z):.2f} sigma"
+    assert 0.25 <= np.sqrt(np.mean(z ** 2)) <= 2.0, f"rms gap {np.sqrt(np.mean(z ** 2)):.2f} sigma"
     assert np.median(sigma) < 0.05 * logits.std()  # int8 moves logits by a few percent at most
 
 
