@@ -179,6 +179,18 @@ def test_profile_events_add_up_to_the_tables() -> None:
     assert table.splitlines()[0].startswith("op") and "Linear" in table and "total" in table
 
 
+def test_a_slice_backward_is_profiled_with_the_bytes_it_holds() -> None:
+    # a basic slice's backward returns a SliceGradient (its values, no full-size zeros)
+    x = Tensor(np.ones((4, 6), dtype=np.float32), requires_grad=True)
+    with profile() as prof:
+        ((x * 2.0)[:, :2] * 3.0).sum().backward()
+    index_bwd = [e for e in prof.events if e.op == "Index" and e.phase == "backward"]
+    assert len(index_bwd) == 1
+    assert index_bwd[0].bytes == 2 * (4 * 2 * 4)        # upstream gradient in, values out
+    np.testing.assert_array_equal(x.grad.data[:, :2], 6.0)
+    np.testing.assert_array_equal(x.grad.data[:, 2:], 0.0)
+
+
 def test_chrome_trace_parses_with_the_expected_fields(tmp_path: Path) -> None:
     w = Tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
     with profile() as prof:

@@ -442,6 +442,11 @@ class SliceGradient:
     def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray) -> None:
         self.shape, self.index, self.values = shape, index, values
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes it really holds: its values (the zeros around them are never stored)."""
+        return int(self.values.nbytes)
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         dense = np.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
         dense[self.index] = self.values
