@@ -13,6 +13,7 @@ from tinytorch.core.attention import (
     AttentionSoftmax,
     KVCache,
     MultiHeadAttention,
+    masked_softmax,
     scaled_dot_product_attention,
 )
 from tinytorch.core.autograd import gradcheck, no_grad
@@ -67,6 +68,21 @@ def test_fully_blocked_row_gives_zero_output_and_no_nan(rng: np.random.Generator
     out.sum().backward()
     assert np.isfinite(q.grad.data).all() and np.isfinite(k.grad.data).all()
     assert q.grad.data[0, 1].tolist() == [0.0] * 4               # nothing flows from that row
+
+
+def test_softmax_rows_far_below_their_matrix_max_stay_exact() -> None:
+    # rows far below the others must not underflow: each row is shifted by its own max
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    z[0, 1] -= 150.0
+    z[1, 2:] -= 400.0
+    mask = np.ones((2, 4, 6), dtype=bool)
+    mask[1, 3, :] = False                                    # and an all-blocked row
+    expected = np.exp(z - z.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    expected[1, 3] = 0.0
+    np.testing.assert_allclose(masked_softmax(z.copy(), mask), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(masked_softmax(z[0, 1].copy(), None), expected[0, 1], rtol=1e-6)
 
 
 def test_attention_softmax_gradient_is_exact_with_mask() -> None:
