@@ -400,6 +400,8 @@ class MultiHeadAttention(Module):
 
     def _heads(self, t: Tensor) -> Tensor:
         """(B, T, E) -> (B, H, T, hd): a view, the heads as a batch axis."""
+        if t.shape[1] == 1:   # one position (generation): the same memory order, one op
+            return ops.Reshape.apply(t, shape=(t.shape[0], self.num_heads, 1, self.head_dim))
         split = ops.Reshape.apply(t, shape=t.shape[:2] + (self.num_heads, self.head_dim))
         return ops.Permute.apply(split, axes=(0, 2, 1, 3))
 
@@ -434,8 +436,9 @@ class MultiHeadAttention(Module):
                                 sink=weights)                  # (B, H, T, hd)
         self.attention_weights = Tensor._from_op(weights[0], None)
         batch, seq = x.shape[0], x.shape[1]
-        merged = ops.Reshape.apply(ops.Permute.apply(heads, axes=(0, 2, 1, 3)),
-                                   shape=(batch, seq, self.embed_dim))         # (B, T, E)
+        if seq > 1:
+            heads = ops.Permute.apply(heads, axes=(0, 2, 1, 3))             # (B, T, H, hd)
+        merged = ops.Reshape.apply(heads, shape=(batch, seq, self.embed_dim))  # (B, T, E)
         out = self.out_proj(merged)
         return out.squeeze(0) if unbatched else out
 
