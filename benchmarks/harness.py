@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.compare import compare_reports, format_comparison, load_report
+from benchmarks.markdown import format_markdown
 from tinytorch.core.serialization import atomic_write_text
 from tinytorch.perf.allocator import allocator_tuned, tune_allocator
 
@@ -678,6 +679,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"where to write the JSON report (default {DEFAULT_JSON})",
     )
     parser.add_argument(
+        "--markdown",
+        metavar="PATH",
+        type=Path,
+        help="also write the results as the README's Markdown table (medians, IQRs, spreads)",
+    )
+    parser.add_argument(
         "--compare",
         metavar="OLD.json",
         type=Path,
@@ -739,6 +746,10 @@ def main(argv: Sequence[str] | None = None, workloads: Sequence[Workload] | None
               "--index-url https://download.pytorch.org/whl/cpu), then run this again.")
     atomic_write_text(args.json, json.dumps(report, indent=2, sort_keys=False) + "\n")
     print(f"\nJSON report: {args.json}")
+    if args.markdown is not None:
+        atomic_write_text(args.markdown,
+                          format_markdown(report, format_machine(report["machine"])))
+        print(f"Markdown table: {args.markdown}")
 
     failed = any(
         cell.get("status") == "error"
