@@ -1,6 +1,7 @@
 """A benchmark report as the Markdown table the README shows, spread included.
 
-``python -m benchmarks --markdown PATH`` writes it from the run it just made, so the README's
+``python -m benchmarks --markdown PATH`` writes it from the run it just made (and
+``python -m benchmarks.markdown REPORT.json`` prints it again from a saved report), so the README's
 numbers always come from one command on the current code. Each time is the median with its
 interquartile range; the ratio column adds the interquartile range of the *paired* ratios
 (tinytorch's call in round i over PyTorch's in round i), which says how far the ratio itself
@@ -51,15 +52,16 @@ def _ratio(row: dict[str, Any], base: str) -> str:
 def format_markdown(report: dict[str, Any], machine_text: str = "") -> str:
     """The report's rows as a Markdown table, with the method and ``machine_text`` under it."""
     lines = [
-        "| workload | tinytorch | PyTorch | tinytorch / PyTorch | tinytorch / NumPy | target |",
-        "|---|---|---|---|---|---|",
+        "| workload | tinytorch | PyTorch | tinytorch / PyTorch | tinytorch / NumPy | page faults "
+        "tinytorch / PyTorch | target |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in report["results"]:
         cells, target = row["frameworks"], row["target"]
         verdict = {True: "met", False: "**missed**", None: ""}[target["met"]]
         lines.append(" | ".join([
             f"| {row['workload']}", _time(cells["tinytorch"]), _time(cells["torch"]),
-            _ratio(row, "torch"), _ratio(row, "numpy"),
+            _ratio(row, "torch"), _ratio(row, "numpy"), _faults(cells),
             f"{target['text']} {verdict}".strip() + " |",
         ]))
     machine = report["machine"]
@@ -67,7 +69,8 @@ def format_markdown(report: dict[str, Any], machine_text: str = "") -> str:
     lines += [
         "",
         f"Medians of {_rounds(report)} alternating rounds per workload, IQR = interquartile "
-        "range; a ratio's range is the IQR of the per-round paired ratios. "
+        "range; a ratio's range is the IQR of the per-round paired ratios; page faults are "
+        "the median minor faults per call. "
         f"Python {machine['python']}, NumPy {machine['numpy']}, PyTorch "
         f"{torch.get('version', 'n/a')} ({torch.get('num_threads', '?')} threads), "
         f"{machine['usable_cpus']} CPUs, allocator tuned: {machine['allocator_tuned']}.",
@@ -77,7 +80,34 @@ def format_markdown(report: dict[str, Any], machine_text: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _faults(cells: dict[str, Any]) -> str:
+    """Median minor page faults per call (fresh pages the kernel mapped), ours / PyTorch's."""
+    counts = [cells[name].get("minor_faults_median") for name in ("tinytorch", "torch")]
+    return " / ".join("-" if c is None else f"{c:.0f}" for c in counts)
+
+
 def _rounds(report: dict[str, Any]) -> str:
     counts = sorted({cell["n"] for row in report["results"]
                      for cell in row["frameworks"].values() if cell.get("status") == "ok"})
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.markdown REPORT.json``: print an earlier run's table again."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from benchmarks.harness import format_machine
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m benchmarks.markdown REPORT.json", file=sys.stderr)
+        return 2
+    report = json.loads(Path(args[0]).read_text())
+    print(format_markdown(report, format_machine(report["machine"])), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

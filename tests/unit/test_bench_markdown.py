@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks.harness import main, run
 from benchmarks.markdown import format_markdown, paired_ratio_spread
+from benchmarks.markdown import main as markdown_main
 from tests.unit.test_bench_harness import FakeClock, fake_workload, numpy_workload
 
 
@@ -19,8 +20,8 @@ def test_markdown_rows_carry_medians_iqrs_paired_spread_and_verdict() -> None:
     row = next(line for line in table.splitlines() if line.startswith("| fake |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == ["fake", "3 ms (IQR 0 ms)", "1 ms (IQR 0 ms)", "3.00x (3.00-3.00)",
-                     "1.50x (1.50-1.50)", "tinytorch/torch <= 2x **missed**"]
-    assert table.splitlines()[1] == "|---|---|---|---|---|---|"
+                     "1.50x (1.50-1.50)", "0 / 0", "tinytorch/torch <= 2x **missed**"]
+    assert table.splitlines()[1] == "|---|---|---|---|---|---|---|"
     assert "Machine: blas: openblas (2 threads)." in table
 
 
@@ -36,3 +37,14 @@ def test_markdown_flag_writes_the_table_of_the_same_run(tmp_path: Path) -> None:
                 workloads=[numpy_workload()]) == 0
     text = out.read_text()
     assert "| tiny_gemm |" in text and "tinytorch / NumPy" in text
+
+
+def test_a_saved_report_prints_the_same_table(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    report_path, table_path = tmp_path / "r.json", tmp_path / "speed.md"
+    assert main(["--quick", "--json", str(report_path), "--markdown", str(table_path)],
+                workloads=[numpy_workload()]) == 0
+    capsys.readouterr()
+    assert markdown_main([str(report_path)]) == 0
+    assert capsys.readouterr().out == table_path.read_text()
+    assert markdown_main([]) == 2

@@ -340,7 +340,7 @@ class Function:
         pass over the inputs, no graph bookkeeping beyond the Node under ``no_grad``, and the
         dtype fix-up below checked only when the output is float64.
         """
-        tensor = _TENSOR or _tensor_type()
+        tensor: Any = _TENSOR or _tensor_type()
         arrays = []
         needs = []
         record = False
@@ -362,7 +362,8 @@ class Function:
         if (getattr(data, "dtype", None) is _FLOAT64 and not cls.sets_dtype
                 and not any(_is_float64(a) for a in arrays)):
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
-        return tensor._from_op(data, ctx if record else None)
+        result: Tensor = tensor._from_op(data, ctx if record else None)
+        return result
 
 
 _FLOAT64 = np.dtype(np.float64)  # dtype singletons: an identity test is the cheapest check
