@@ -106,7 +106,7 @@ class LayerNormFunction(Function):
         if ctx.needs_input_grad[1]:
             grad_w = np.einsum("ij,ij->j", g_rows, xhat).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
-            grad_b = g_rows.sum(axis=0).reshape(weight.shape)
+            grad_b = (np.ones(len(g_rows), g_rows.dtype) @ g_rows).reshape(weight.shape)
         if ctx.needs_input_grad[0]:
             dx = np.empty(xhat.shape, xhat.dtype)
             w = weight.reshape(-1)
