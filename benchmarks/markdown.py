@@ -10,8 +10,13 @@ moved during the run, and the machine line says what the numbers depend on.
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
+from pathlib import Path
 from typing import Any
+
+from benchmarks.machine_text import format_machine
 
 
 def _time(cell: dict[str, Any]) -> str:
@@ -94,12 +99,6 @@ def _rounds(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.markdown REPORT.json``: print an earlier run's table again."""
-    import json
-    import sys
-    from pathlib import Path
-
-    from benchmarks.harness import format_machine
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m benchmarks.markdown REPORT.json", file=sys.stderr)
