@@ -33,6 +33,16 @@ def run_quick(key: str, **options: object) -> tuple[MilestoneResult, str]:
     return result, text
 
 
+def assert_plot_written_or_skip_said(png: Path, text: str) -> None:
+    """A PNG where matplotlib (the viz extra) is installed; without it, the log says so."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert not png.exists() and "skipped" in text and "matplotlib" in text
+        return
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_perceptron_quick_reaches_its_accuracy(tmp_path: Path) -> None:
     result, text = run_quick("01", plot_dir=tmp_path)
     assert result.passed and result.quick
@@ -40,8 +50,7 @@ def test_perceptron_quick_reaches_its_accuracy(tmp_path: Path) -> None:
     assert result.history["test_acc"][-1] == result.value
     assert result.history["train_loss"][-1] < result.history["train_loss"][0]
     assert "learned boundary:" in text
-    png = tmp_path / "01_perceptron.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # matplotlib is in the test extras
+    assert_plot_written_or_skip_said(tmp_path / "01_perceptron.png", text)
 
 
 def test_xor_quick_single_layer_fails_and_hidden_layer_solves_it() -> None:
@@ -176,4 +185,4 @@ def test_mlperf_shrinks_the_classifiers_and_caches_the_gpt_in_its_short_run(tmp_
     speedup = checks[("TinyGPT KV cache", "generation speed-up (x)")]
     assert speedup.value >= mlperf.CACHE_QUICK_TARGET == speedup.target
     assert "| digits-mlp | open | pruned+int8 |" in text and "| quantize |" in text
-    assert (tmp_path / "06_mlperf_pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_plot_written_or_skip_said(tmp_path / "06_mlperf_pareto.png", text)
