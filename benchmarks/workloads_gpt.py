@@ -76,15 +76,16 @@ def train_tinytorch() -> Step:
     return lm_train_step(_tinytorch_model(TRAIN_CONTEXT), AdamW, cross_entropy, *_train_batch())
 
 
+def generation_tinytorch(context: int, prompt: np.ndarray, new_tokens: int,
+                         use_cache: bool) -> Step:
+    """tinytorch: greedy generation of ``new_tokens`` from ``prompt`` by a GPT of ``context``."""
+    model = _tinytorch_model(context)
+    return lambda: model.generate(prompt, max_new_tokens=new_tokens, temperature=0,
+                                  use_cache=use_cache)
+
+
 def _generate_tinytorch(use_cache: bool) -> Step:
-    model = _tinytorch_model(GEN_CONTEXT)
-    prompt = _prompt()
-
-    def step() -> Any:
-        return model.generate(prompt, max_new_tokens=NEW_TOKENS, temperature=0,
-                              use_cache=use_cache)
-
-    return step
+    return generation_tinytorch(GEN_CONTEXT, _prompt(), NEW_TOKENS, use_cache)
 
 
 def generate_nocache_tinytorch() -> Step:
@@ -190,13 +191,19 @@ def greedy_torch(torch: Any, model: Any, prompt: Any, new_tokens: int, use_cache
     return tokens
 
 
-def _generate_torch(use_cache: bool) -> Step | None:
+def generation_torch(context: int, prompt: np.ndarray, new_tokens: int,
+                     use_cache: bool) -> Step | None:
+    """PyTorch: the same model and greedy loop as ``generation_tinytorch`` (None without torch)."""
     torch = optional_torch()
     if torch is None:
         return None
-    model = _torch_model(torch, GEN_CONTEXT).eval()
-    prompt = torch.from_numpy(_prompt())
-    return lambda: greedy_torch(torch, model, prompt, NEW_TOKENS, use_cache)
+    model = _torch_model(torch, context).eval()
+    ids = torch.from_numpy(prompt)
+    return lambda: greedy_torch(torch, model, ids, new_tokens, use_cache)
+
+
+def _generate_torch(use_cache: bool) -> Step | None:
+    return generation_torch(GEN_CONTEXT, _prompt(), NEW_TOKENS, use_cache)
 
 
 def generate_nocache_torch() -> Step | None:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.harness import DEFAULT_JSON, Step, Workload, optional_torch
-from benchmarks.workloads_gpt import VOCAB, _tinytorch_model, _torch_model, greedy_torch
+from benchmarks.workloads_gpt import VOCAB, generation_tinytorch, generation_torch
 
 ORDER = 40
 
@@ -48,22 +48,6 @@ def _prompt() -> np.ndarray:
 # --- KV-cache generation -------------------------------------------------------------------------
 
 
-def _generate_tinytorch(new_tokens: int, use_cache: bool) -> Step:
-    model = _tinytorch_model(CONTEXT)
-    prompt = _prompt()
-    return lambda: model.generate(prompt, max_new_tokens=new_tokens, temperature=0,
-                                  use_cache=use_cache)
-
-
-def _generate_torch(new_tokens: int, use_cache: bool) -> Step | None:
-    torch = optional_torch()
-    if torch is None:
-        return None
-    model = _torch_model(torch, CONTEXT).eval()
-    prompt = torch.from_numpy(_prompt())
-    return lambda: greedy_torch(torch, model, prompt, new_tokens, use_cache)
-
-
 def _generation(new_tokens: int, use_cache: bool, rounds: int | None) -> Workload:
     how = "KV cache: prefill, then one token per step" if use_cache else \
         "no cache: the whole context recomputed per token"
@@ -71,8 +55,8 @@ def _generation(new_tokens: int, use_cache: bool, rounds: int | None) -> Workloa
         name=f"kv_gen{new_tokens}_{'cache' if use_cache else 'nocache'}",
         description=f"GPT (context {CONTEXT}): {new_tokens} greedy tokens from a "
                     f"{PROMPT_LEN}-token prompt, {how}",
-        make_tinytorch=lambda: _generate_tinytorch(new_tokens, use_cache),
-        make_torch=lambda: _generate_torch(new_tokens, use_cache),
+        make_tinytorch=lambda: generation_tinytorch(CONTEXT, _prompt(), new_tokens, use_cache),
+        make_torch=lambda: generation_torch(CONTEXT, _prompt(), new_tokens, use_cache),
         rounds=rounds,
     )
 
