@@ -41,7 +41,7 @@ def masked_softmax(z: Array, mask: Array | None) -> Array:
     ``mask`` is boolean, True = attend. A row whose keys are all blocked comes out as zeros.
     Each row is shifted by its own max, so a row's weights depend on that row alone (a shared
     shift would let later queries change earlier rows in the last bit). The row sums are one
-    matrix-vector product: NumPy's reduction along a short last axis is ~4x slower.
+    matrix-vector product: NumPy's reduction along a short last axis is several times slower.
     """
     if mask is not None:
         np.copyto(z, -np.inf, where=~mask)                  # exp(-inf) = 0: blocked keys vanish

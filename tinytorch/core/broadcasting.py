@@ -42,11 +42,23 @@ def unbroadcast(grad: np.ndarray, shape: Shape) -> np.ndarray:
     if not axes:
         return grad
     if axes == tuple(range(len(axes))) and grad.dtype.kind == "f" and grad.flags.c_contiguous:
-        # summing leading axes (a bias, a position table): one vector-matrix product, which
-        # BLAS runs several times faster than NumPy's reduction over rows
-        rows = grad.reshape(-1, math.prod(grad.shape[len(axes):]))
-        return (np.ones(len(rows), grad.dtype) @ rows).reshape(shape)
+        # summing leading axes (a bias, a position table)
+        return sum_rows(grad.reshape(-1, math.prod(grad.shape[len(axes):]))).reshape(shape)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def sum_rows(rows: np.ndarray) -> np.ndarray:
+    """``rows.sum(axis=0)`` of a 2-D float array as one vector-matrix product.
+
+    BLAS runs it several times faster than NumPy's reduction over rows at the sizes of a
+    model's gradients (compare ``ones @ g`` and ``g.sum(axis=0)`` with ``timeit``): the bias
+    gradients of Linear and LayerNorm, and broadcast adds, are such sums.
+
+    Example:
+        >>> sum_rows(np.arange(6.0).reshape(3, 2)).tolist()
+        [6.0, 9.0]
+    """
+    return np.ones(len(rows), rows.dtype) @ rows
 
 
 def normalize_axis(axis: int, ndim: int) -> int:

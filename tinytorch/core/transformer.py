@@ -26,6 +26,7 @@ from tinytorch.core import init
 from tinytorch.core.activations import GELU
 from tinytorch.core.attention import KVCache, MultiHeadAttention
 from tinytorch.core.autograd import Function, Node, no_grad
+from tinytorch.core.broadcasting import sum_rows
 from tinytorch.core.embeddings import Embedding, PositionalEncoding, as_token_ids
 from tinytorch.core.errors import ShapeError, explain
 from tinytorch.core.layers import Dropout, Linear, Module
@@ -76,23 +77,10 @@ class LayerNormFunction(Function):
 
     @staticmethod
     def forward(ctx: Node, x: Array, weight: Array, bias: Array, *, eps: float) -> Array:
-        n = weight.size
-        rows = x.reshape(-1, n)                                  # (N, n): one row per vector
-        if rows.size <= SMALL_ELEMENTS:
-            xhat, rstd = _normalized_small(rows, eps)
-            out = xhat * weight.reshape(-1)
-            out += bias.reshape(-1)
-            ctx.save_for_backward(xhat, rstd, weight)
-            ctx.shape = x.shape
-            return out.reshape(x.shape)
-        xhat = np.empty(rows.shape, np.result_type(rows, weight))
-        out = np.empty_like(xhat)
-        rstd = np.empty((rows.shape[0], 1), xhat.dtype)
+        rows = x.reshape(-1, weight.size)                        # (N, n): one row per vector
         w, b = weight.reshape(-1), bias.reshape(-1)
-        for blk in row_blocks(*rows.shape):
-            _normalize_rows(rows[blk], xhat[blk], rstd[blk], eps)
-            np.multiply(xhat[blk], w, out=out[blk])
-            out[blk] += b
+        normalize = _normalized_small if rows.size <= SMALL_ELEMENTS else _normalized_blocked
+        xhat, rstd, out = normalize(rows, w, b, eps)
         ctx.save_for_backward(xhat, rstd, weight)
         ctx.shape = x.shape
         return out.reshape(x.shape)
@@ -106,7 +94,7 @@ class LayerNormFunction(Function):
         if ctx.needs_input_grad[1]:
             grad_w = np.einsum("ij,ij->j", g_rows, xhat).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
-            grad_b = (np.ones(len(g_rows), g_rows.dtype) @ g_rows).reshape(weight.shape)
+            grad_b = sum_rows(g_rows).reshape(weight.shape)
         if ctx.needs_input_grad[0]:
             dx = np.empty(xhat.shape, xhat.dtype)
             w = weight.reshape(-1)
@@ -131,9 +119,9 @@ def _row_mean(rows: Array) -> Array:
 SMALL_ELEMENTS = 4096  # up to here (a generated token's rows) the op's cost is its call count
 
 
-def _normalized_small(rows: Array, eps: float) -> tuple[Array, Array]:
-    """(xhat, rstd) of a few rows in the fewest NumPy calls: the mean is accumulated in
-    float64, which makes the blocked path's second, correcting pass unnecessary."""
+def _normalized_small(rows: Array, w: Array, b: Array, eps: float) -> tuple[Array, Array, Array]:
+    """(xhat, rstd, xhat * w + b) of a few rows in the fewest NumPy calls: the mean is
+    accumulated in float64, which makes the blocked path's second, correcting pass unnecessary."""
     mean = np.add.reduce(rows, axis=1, dtype=np.float64, keepdims=True)
     mean /= rows.shape[1]
     xhat = np.subtract(rows, mean, out=np.empty_like(rows), casting="same_kind")  # in float64
@@ -143,7 +131,22 @@ def _normalized_small(rows: Array, eps: float) -> tuple[Array, Array]:
     rstd = np.sqrt(var, out=var)
     np.divide(1.0, rstd, out=rstd)
     xhat *= rstd
-    return xhat, rstd
+    out = xhat * w
+    out += b
+    return xhat, rstd, out
+
+
+def _normalized_blocked(rows: Array, w: Array, b: Array,
+                        eps: float) -> tuple[Array, Array, Array]:
+    """(xhat, rstd, xhat * w + b), walking the rows in cache-sized blocks."""
+    xhat = np.empty(rows.shape, np.result_type(rows, w))
+    out = np.empty_like(xhat)
+    rstd = np.empty((rows.shape[0], 1), xhat.dtype)
+    for blk in row_blocks(*rows.shape):
+        _normalize_rows(rows[blk], xhat[blk], rstd[blk], eps)
+        np.multiply(xhat[blk], w, out=out[blk])
+        out[blk] += b
+    return xhat, rstd, out
 
 
 def _normalize_rows(rows: Array, xhat: Array, rstd: Array, eps: float) -> None:
