@@ -100,7 +100,7 @@ class LayerNormFunction(Function):
             w = weight.reshape(-1)
             for blk in row_blocks(*xhat.shape):
                 g = np.multiply(g_rows[blk], w, out=dx[blk])     # (rows, n), in cache
-                mean_g = _row_mean(g)
+                mean_g = _row_means(g)
                 mean_gx = np.einsum("ij,ij->i", g, xhat[blk])[:, None] * (1.0 / n)
                 g -= mean_g
                 g -= xhat[blk] * mean_gx
@@ -109,11 +109,16 @@ class LayerNormFunction(Function):
         return grad_x, grad_w, grad_b
 
 
-def _row_mean(rows: Array) -> Array:
-    """``rows.mean(axis=1, keepdims=True)``, the same bits, without ndarray.mean's Python layer."""
-    total = np.add.reduce(rows, axis=1, keepdims=True)
-    total /= rows.shape[1]
-    return total
+def _row_means(rows: Array) -> Array:
+    """Each row's mean as a column, (N, 1).
+
+    ``einsum`` sums each row with one independent inner loop, so a row's mean has the same
+    bits in a block of any height (a BLAS matrix-vector product does not promise that), and
+    it runs in a third of the time of ``rows.mean(axis=1)``.
+    """
+    means = np.einsum("ij->i", rows)[:, None]
+    means *= 1.0 / rows.shape[1]
+    return means
 
 
 SMALL_ELEMENTS = 4096  # up to here (a generated token's rows) the op's cost is its call count
@@ -152,11 +157,15 @@ def _normalized_blocked(rows: Array, w: Array, b: Array,
 def _normalize_rows(rows: Array, xhat: Array, rstd: Array, eps: float) -> None:
     """Write (rows - mean) / sqrt(var + eps) into ``xhat`` and the 1 / sqrt(...) into ``rstd``."""
     n = rows.shape[1]
-    np.subtract(rows, _row_mean(rows), out=xhat)
-    # a second, tiny correction: for inputs far from zero (|mean| >> std) the float32 mean is
-    # off by a rounding error that would shift every normalized value alike
-    xhat -= _row_mean(xhat)
-    var = np.einsum("ij,ij->i", xhat, xhat)[:, None] * (1.0 / n)
+    np.subtract(rows, _row_means(rows), out=xhat)
+    # for inputs far from zero (|mean| >> std) the float32 mean is off by a rounding error that
+    # would shift every normalized value alike: measure what is left and take it out too
+    shift = _row_means(xhat)
+    var = np.einsum("ij,ij->i", xhat, xhat)[:, None]
+    var *= 1.0 / n
+    var -= shift * shift              # the variance about the corrected mean ...
+    np.maximum(var, 0.0, out=var)     # ... which rounding must not push below zero
+    xhat -= shift
     np.sqrt(var + eps, out=rstd)
     np.divide(1.0, rstd, out=rstd)
     xhat *= rstd
