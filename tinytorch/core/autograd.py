@@ -357,8 +357,11 @@ class Function:
         ctx = cls.node_type(cls, inputs, tuple(needs))
         if _instrumented:
             data = _forward_instrumented(cls, ctx, arrays, params)
-        else:
-            data = _forward(cls, ctx, arrays, params)
+        else:  # _forward inlined: one Python call less per op
+            try:
+                data = cls.forward(ctx, *arrays, **params)
+            except ValueError as exc:
+                raise _forward_error(cls, exc, arrays) from None
         if (getattr(data, "dtype", None) is _FLOAT64 and not cls.sets_dtype
                 and not any(_is_float64(a) for a in arrays)):
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
@@ -567,12 +570,16 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
             if type(g) is SliceGradient and child is not None and not parent._retains_grad:
                 _add_slice(pending, owned, id(child), g)
                 continue
-            g = _fit_to_input(g, parent.shape, node)
+            if type(g) is not np.ndarray or g.shape != parent.data.shape:
+                g = _fit_to_input(g, parent.data.shape, node)
             if child is None:
                 _accumulate_leaf(parent, g, stored)
                 continue
             key = id(child)
-            _add_dense(pending, owned, key, g)
+            if key in pending:
+                _add_dense(pending, owned, key, g)
+            else:
+                pending[key] = g                    # the first gradient: nothing to add yet
             if parent._retains_grad:
                 _accumulate_leaf(parent, g, stored)
         if not retain_graph:
