@@ -125,20 +125,31 @@ SMALL_ELEMENTS = 4096  # up to here (a generated token's rows) the op's cost is 
 
 
 def _normalized_small(rows: Array, w: Array, b: Array, eps: float) -> tuple[Array, Array, Array]:
-    """(xhat, rstd, xhat * w + b) of a few rows in the fewest NumPy calls: the mean is
-    accumulated in float64, which makes the blocked path's second, correcting pass unnecessary."""
-    mean = np.add.reduce(rows, axis=1, dtype=np.float64, keepdims=True)
-    mean /= rows.shape[1]
-    xhat = np.subtract(rows, mean, out=np.empty_like(rows), casting="same_kind")  # in float64
-    var = np.einsum("ij,ij->i", xhat, xhat)[:, None]
-    var *= 1.0 / rows.shape[1]
+    """(xhat, rstd, xhat * w + b) of a few rows in the fewest NumPy calls.
+
+    At this size a call costs more than its arithmetic, so the statistics run in float64 (the
+    conversion is one cheap call, and it makes the blocked path's correcting second pass
+    unnecessary) and the row sums are matrix-vector products, the cheapest reduction to call.
+    """
+    x = rows.astype(np.float64)
+    mean_weights = _mean_weights(rows.shape[1])                  # (n, 1), all 1/n
+    x -= x @ mean_weights                                        # centred
+    var = (x * x) @ mean_weights
     var += eps
-    rstd = np.sqrt(var, out=var)
-    np.divide(1.0, rstd, out=rstd)
-    xhat *= rstd
+    var **= -0.5                                                 # now 1 / sqrt(var + eps)
+    x *= var
+    xhat, rstd = x.astype(rows.dtype), var.astype(rows.dtype)
     out = xhat * w
     out += b
     return xhat, rstd, out
+
+
+@functools.lru_cache(maxsize=8)
+def _mean_weights(n: int) -> Array:
+    """A read-only float64 column of 1/n: ``x @ _mean_weights(n)`` is each row's mean."""
+    column = np.full((n, 1), 1.0 / n)
+    column.flags.writeable = False
+    return column
 
 
 def _normalized_blocked(rows: Array, w: Array, b: Array,
