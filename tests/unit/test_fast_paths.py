@@ -6,11 +6,13 @@ blocks and with one block holding everything and compares the arrays with ``arra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from tinytorch.core import transformer
 from tinytorch.core.ops import blocked
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformer import LayerNorm
@@ -26,7 +28,16 @@ def _forward_backward(make: Callable[[Tensor], Tensor], x: np.ndarray,
     return [y.data, t.grad.data] + [p.grad.data for p in params()]
 
 
-@pytest.mark.parametrize("shape", [(3, 5, 7), (64, 130), (1, 1)])
+# (160, 130) is above LayerNorm's SMALL_ELEMENTS, so its blocked path is among them
+BLOCKING_SHAPES = [(3, 5, 7), (64, 130), (160, 130), (1, 1)]
+
+
+def test_the_blocking_shapes_reach_both_layer_norm_paths() -> None:
+    sizes = [math.prod(shape) for shape in BLOCKING_SHAPES]
+    assert min(sizes) <= transformer.SMALL_ELEMENTS < max(sizes)
+
+
+@pytest.mark.parametrize("shape", BLOCKING_SHAPES)
 def test_blocked_gelu_and_layer_norm_are_bit_identical_to_one_block(
         shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32) * 3 + 1
