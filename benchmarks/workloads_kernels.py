@@ -32,7 +32,8 @@ def _normal(shape: tuple[int, ...], seed: int) -> np.ndarray:
 def _heads(seed: int) -> np.ndarray:
     """(B, H, T, d) as the transposed view of a (B, T, H * d) projection output."""
     flat = _normal((BATCH, CONTEXT, WIDTH), seed)
-    return flat.reshape(BATCH, CONTEXT, HEADS, WIDTH // HEADS).transpose(0, 2, 1, 3)
+    heads: np.ndarray = flat.reshape(BATCH, CONTEXT, HEADS, WIDTH // HEADS).transpose(0, 2, 1, 3)
+    return heads
 
 
 def _fwd_bwd(inputs: list[Any], op: Callable[..., Any], grad: Any) -> Step:
