@@ -6,6 +6,7 @@ The backward of a broadcast is a sum over the stretched axes. The autograd engin
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -58,7 +59,17 @@ def sum_rows(rows: np.ndarray) -> np.ndarray:
         >>> sum_rows(np.arange(6.0).reshape(3, 2)).tolist()
         [6.0, 9.0]
     """
-    return np.ones(len(rows), rows.dtype) @ rows
+    return ones(len(rows), rows.dtype) @ rows
+
+
+@functools.lru_cache(maxsize=64)
+def ones(shape: int | Shape, dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ones, made once per (shape, dtype): the summing vector of a row or
+    column sum done as a matrix-vector product, which small ops would otherwise rebuild on
+    every call (``np.ones`` costs a few microseconds, as much as the product itself)."""
+    array = np.ones(shape, dtype)
+    array.flags.writeable = False
+    return array
 
 
 def normalize_axis(axis: int, ndim: int) -> int:

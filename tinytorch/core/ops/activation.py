@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from tinytorch.core.autograd import Function, Node
+from tinytorch.core.ops import blocked
 from tinytorch.core.ops.blocked import row_blocks
 
 Array = np.ndarray
@@ -45,22 +46,30 @@ def _flat_blocks(*arrays: Array) -> tuple[list[slice], list[Array]]:
 def _gelu_tanh_forward(x: Array) -> tuple[Array, Array]:
     """(t, out) with t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) and out = 0.5 x (1 + t).
 
-    Nine in-place passes per cache-sized block, so only the first reads main memory.
+    Nine in-place passes per cache-sized block, so only the first reads main memory. An
+    array that fits in one block (a generated token's activations) skips the block loop.
     """
     t, out = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    if x.size <= blocked.BLOCK_ELEMENTS:
+        _gelu_tanh_block(x, t, out)
+        return t, out
     blocks, (xf, tf, of) = _flat_blocks(x, t, out)
     for b in blocks:
-        xb, tb, ob = xf[b], tf[b], of[b]
-        np.multiply(xb, xb, out=tb)
-        tb *= _GELU_CUBIC
-        tb += 1
-        tb *= xb
-        tb *= _SQRT_2_OVER_PI
-        np.tanh(tb, out=tb)
-        np.add(tb, 1, out=ob)
-        ob *= xb
-        ob *= 0.5
+        _gelu_tanh_block(xf[b], tf[b], of[b])
     return t, out
+
+
+def _gelu_tanh_block(x: Array, t: Array, out: Array) -> None:
+    """Write tanh(sqrt(2/pi) (x + 0.044715 x^3)) into ``t`` and 0.5 x (1 + t) into ``out``."""
+    np.multiply(x, x, out=t)
+    t *= _GELU_CUBIC
+    t += 1
+    t *= x
+    t *= _SQRT_2_OVER_PI
+    np.tanh(t, out=t)
+    np.add(t, 1, out=out)
+    out *= x
+    out *= 0.5
 
 
 def _gelu_tanh_backward(x: Array, t: Array, grad: Array) -> Array:
