@@ -12,8 +12,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from tinytorch.core import transformer
+from tinytorch.core import buffers, transformer
 from tinytorch.core.ops import blocked
+from tinytorch.core.spatial import Conv2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformer import LayerNorm
 from tinytorch.nn import functional
@@ -93,3 +94,56 @@ def test_in_place_accumulation_never_touches_an_array_an_op_returned() -> None:
     c = a[0:2].sum() + b.sum() + a.sum()
     c.backward()
     np.testing.assert_array_equal(x.grad.data, [2 * (1 + 2 + 1), 2 * (1 + 2 + 1), 2 * (2 + 1)])
+
+
+# --- Transposing copies through BLAS (buffers.transposing_copy) ---------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transposing_copy_gives_the_plain_copy_s_values(dtype: type) -> None:
+    source = np.random.default_rng(1).standard_normal((32, 4096)).astype(dtype).T  # (4096, 32)
+    assert source.size >= buffers.BLAS_COPY_MIN_ELEMENTS
+    out = buffers.transposing_copy(np.empty(source.shape, dtype), source)
+    assert np.array_equal(out, source) and out.flags.c_contiguous
+
+
+def test_transposing_copy_keeps_infs_and_nans_where_they_were() -> None:
+    source = np.random.default_rng(2).standard_normal((32, 4096)).astype(np.float32)
+    source[3, 7], source[5, 100], source[0, 0] = np.nan, np.inf, -np.inf
+    out = buffers.transposing_copy(np.empty((4096, 32), np.float32), source.T)
+    np.testing.assert_array_equal(out, source.T)      # a NaN must not spread along its row
+    assert np.isnan(out).sum() == 1 and np.isinf(out).sum() == 2
+
+
+def test_batch_innermost_stores_the_batch_axis_last() -> None:
+    x = np.random.default_rng(3).standard_normal((32, 16, 16, 16)).astype(np.float32)
+    moved = buffers.batch_innermost(x)
+    assert moved.shape == x.shape and buffers.layout_of(moved) == (1, 2, 3, 0)
+    assert np.array_equal(moved, x)
+
+
+def test_convolution_with_a_user_s_nchw_gradient_matches_the_plain_copies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    x_np = rng.standard_normal((32, 8, 16, 16)).astype(np.float32)   # 65,536 elements, NCHW
+    grad = rng.standard_normal((32, 8, 16, 16)).astype(np.float32)
+    conv = Conv2d(8, 8, 3, padding=1)
+    transposed: list[int] = []
+    real_copy = buffers.transposing_copy
+
+    def spy(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+        transposed.append(source.size)
+        return real_copy(target, source)
+
+    monkeypatch.setattr(buffers, "transposing_copy", spy)
+    results = {}
+    for threshold in (buffers.BLAS_COPY_MIN_ELEMENTS, 1 << 40):     # BLAS copies, then none
+        monkeypatch.setattr(buffers, "BLAS_COPY_MIN_ELEMENTS", threshold)
+        x = Tensor(x_np, requires_grad=True)
+        conv.zero_grad()
+        y = conv(x)
+        y.backward(grad)
+        results[threshold] = [y.data.copy(), x.grad.data.copy(), conv.weight.grad.data.copy()]
+    assert transposed[:2] == [x_np.size, grad.size]     # the input's padding, then the gradient
+    for fast, plain in zip(*results.values(), strict=True):
+        assert np.array_equal(fast, plain)

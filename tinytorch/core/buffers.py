@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import threading
@@ -127,4 +128,57 @@ def copy_into(target: Array, source: Array) -> Array:
     return target
 
 
-__all__ = ["BufferPool", "Layout", "buffer_pool", "copy_into", "in_layout", "layout_of"]
+BLAS_COPY_MAX_AXIS = 64  # beyond this the product costs more than NumPy's strided copy
+BLAS_COPY_MIN_ELEMENTS = 1 << 16  # below this the call costs more than it saves (measured)
+
+
+def transposing_copy(target: Array, source: Array) -> Array:
+    """Copy a 2-D float ``source`` that is stored transposed into the C-ordered ``target``.
+
+    NumPy copies a transposed view element by element, reading one value per cache line; BLAS
+    packs and transposes operands with vectorized kernels. So the copy is done as the product
+    ``source @ I``: for a (32768, 32) float32 view 0.54 ms instead of 3.3 ms. ``x * 1 + 0 * y``
+    is exactly ``x`` for finite ``y``, so the result has the copy's bits (except that -0.0
+    comes out as 0.0). An inf or NaN would spread along its row: a non-finite sum of the result
+    sends the copy back to NumPy. Only worth it while rows are short (the product costs 2 * n
+    flops per element).
+
+    Shapes:
+        source: (m, n), ``source.T`` C-contiguous; target: (m, n), C-contiguous.
+    """
+    n = source.shape[1]
+    if source.dtype not in _BLAS_FLOATS or n > BLAS_COPY_MAX_AXIS \
+            or source.size < BLAS_COPY_MIN_ELEMENTS:
+        return copy_into(target, source)
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.matmul(source, _identity(n, source.dtype), out=target)
+        finite = math.isfinite(float(np.add.reduce(target, axis=None)))
+    if not finite:
+        np.copyto(target, source)
+    return target
+
+
+def batch_innermost(x: Array) -> Array:
+    """A C-contiguous (N, ...) array's values stored with the batch axis innermost.
+
+    Returns a view of shape ``x.shape`` over memory ordered (..., N) (for a 4-D batch, the
+    CHWN layout of ``tinytorch.core.spatial``), made by ``transposing_copy``.
+    """
+    rows = buffer_pool().empty((x[0].size, x.shape[0]), x.dtype)    # (C*H*W, N)
+    transposing_copy(rows, x.reshape(x.shape[0], -1).T)
+    moved: Array = rows.reshape(*x.shape[1:], x.shape[0]).transpose(x.ndim - 1, *range(x.ndim - 1))
+    return moved
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@functools.lru_cache(maxsize=16)
+def _identity(n: int, dtype: np.dtype) -> Array:
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False
+    return eye
+
+
+__all__ = ["BufferPool", "Layout", "batch_innermost", "buffer_pool", "copy_into", "in_layout",
+           "layout_of", "transposing_copy"]
