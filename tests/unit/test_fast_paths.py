@@ -147,3 +147,11 @@ def test_convolution_with_a_user_s_nchw_gradient_matches_the_plain_copies(
     assert transposed[:2] == [x_np.size, grad.size]     # the input's padding, then the gradient
     for fast, plain in zip(*results.values(), strict=True):
         assert np.array_equal(fast, plain)
+
+
+def test_blas_transposes_only_short_rows_of_large_float_arrays() -> None:
+    f32, big = np.dtype(np.float32), buffers.BLAS_COPY_MIN_ELEMENTS
+    assert buffers.blas_transposes(f32, 32, big)
+    assert not buffers.blas_transposes(f32, buffers.BLAS_COPY_MAX_AXIS + 1, big)  # long rows
+    assert not buffers.blas_transposes(f32, 32, big - 1)                          # too small
+    assert not buffers.blas_transposes(np.dtype(np.float16), 32, big)             # no BLAS

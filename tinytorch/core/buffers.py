@@ -147,8 +147,7 @@ def transposing_copy(target: Array, source: Array) -> Array:
         source: (m, n), ``source.T`` C-contiguous; target: (m, n), C-contiguous.
     """
     n = source.shape[1]
-    if source.dtype not in _BLAS_FLOATS or n > BLAS_COPY_MAX_AXIS \
-            or source.size < BLAS_COPY_MIN_ELEMENTS:
+    if not blas_transposes(source.dtype, n, source.size):
         return copy_into(target, source)
     with np.errstate(invalid="ignore", over="ignore"):
         np.matmul(source, _identity(n, source.dtype), out=target)
@@ -158,11 +157,18 @@ def transposing_copy(target: Array, source: Array) -> Array:
     return target
 
 
+def blas_transposes(dtype: np.dtype, n: int, size: int) -> bool:
+    """Whether ``transposing_copy`` uses BLAS for ``size`` elements in rows of ``n``."""
+    return dtype in _BLAS_FLOATS and n <= BLAS_COPY_MAX_AXIS and size >= BLAS_COPY_MIN_ELEMENTS
+
+
 def batch_innermost(x: Array) -> Array:
     """A C-contiguous (N, ...) array's values stored with the batch axis innermost.
 
     Returns a view of shape ``x.shape`` over memory ordered (..., N) (for a 4-D batch, the
-    CHWN layout of ``tinytorch.core.spatial``), made by ``transposing_copy``.
+    CHWN layout of ``tinytorch.core.spatial``), made by ``transposing_copy``. Worth calling
+    only where ``blas_transposes`` holds for (x.dtype, N, x.size); otherwise a direct copy
+    into the final layout is one pass cheaper.
     """
     rows = buffer_pool().empty((x[0].size, x.shape[0]), x.dtype)    # (C*H*W, N)
     transposing_copy(rows, x.reshape(x.shape[0], -1).T)
@@ -180,5 +186,5 @@ def _identity(n: int, dtype: np.dtype) -> Array:
     return eye
 
 
-__all__ = ["BufferPool", "Layout", "batch_innermost", "buffer_pool", "copy_into", "in_layout",
-           "layout_of", "transposing_copy"]
+__all__ = ["BufferPool", "Layout", "batch_innermost", "blas_transposes", "buffer_pool", "copy_into",
+           "in_layout", "layout_of", "transposing_copy"]

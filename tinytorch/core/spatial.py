@@ -35,7 +35,14 @@ import numpy as np
 
 from tinytorch.core import init
 from tinytorch.core.autograd import Function, Node, is_grad_enabled
-from tinytorch.core.buffers import batch_innermost, buffer_pool, copy_into, in_layout, layout_of
+from tinytorch.core.buffers import (
+    batch_innermost,
+    blas_transposes,
+    buffer_pool,
+    copy_into,
+    in_layout,
+    layout_of,
+)
 from tinytorch.core.errors import DTypeError, ShapeError, explain
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Parameter, Tensor
@@ -126,7 +133,7 @@ def _as_chwn_matrix(grad: Array, g: Array) -> Array:
     first: BLAS transposes it several times faster than NumPy copies it across layouts.
     """
     target = buffer_pool().matrix(g.shape[0], g[0].size, g.dtype).reshape(g.shape)
-    if grad.flags.c_contiguous:
+    if grad.flags.c_contiguous and blas_transposes(grad.dtype, grad.shape[0], grad.size):
         g = batch_innermost(grad).transpose(1, 2, 3, 0)
     return copy_into(target, g)
 
