@@ -355,13 +355,11 @@ class Function:
                 needs.append(False)
         record = record and _grad_enabled
         ctx = cls.node_type(cls, inputs, tuple(needs))
-        if _instrumented:
-            data = _forward_instrumented(cls, ctx, arrays, params)
-        else:  # _forward inlined: one Python call less per op
-            try:
-                data = cls.forward(ctx, *arrays, **params)
-            except ValueError as exc:
-                raise _forward_error(cls, exc, arrays) from None
+        try:
+            data = _forward_instrumented(cls, ctx, arrays, params) if _instrumented \
+                else cls.forward(ctx, *arrays, **params)
+        except ValueError as exc:
+            raise _forward_error(cls, exc, arrays) from None
         if (getattr(data, "dtype", None) is _FLOAT64 and not cls.sets_dtype
                 and not any(_is_float64(a) for a in arrays)):
             data = data.astype(np.float32)  # integers mixed with floats: float32, as in PyTorch
@@ -394,13 +392,6 @@ def _constant(value: Any, inputs: tuple[Any, ...]) -> np.ndarray:
     return array
 
 
-def _forward(cls: type[Function], ctx: Node, arrays: list[Any], params: dict[str, Any]) -> Any:
-    try:
-        return cls.forward(ctx, *arrays, **params)
-    except ValueError as exc:
-        raise _forward_error(cls, exc, arrays) from None
-
-
 def _forward_error(cls: type[Function], exc: ValueError, arrays: list[Any]) -> Exception:
     """The exception to raise for a forward's ValueError: NumPy's broadcast error, explained."""
     if isinstance(exc, TinyTorchError) or "broadcast" not in str(exc):
@@ -416,7 +407,7 @@ def _forward_error(cls: type[Function], exc: ValueError, arrays: list[Any]) -> E
 def _forward_instrumented(cls: type[Function], ctx: Node, arrays: list[Any],
                           params: dict[str, Any]) -> Any:
     start = time.perf_counter_ns()
-    data = _forward(cls, ctx, arrays, params)
+    data = cls.forward(ctx, *arrays, **params)
     elapsed = time.perf_counter_ns() - start
     for observer in list(_op_observers):
         observer(cls.__name__, elapsed * 1e-9)
@@ -459,12 +450,11 @@ class SliceGradient:
 
 def _add_dense(pending: dict[int, np.ndarray], owned: set[int], key: int,
                grad: np.ndarray) -> None:
-    """Add a gradient into ``pending[key]``: in place into a buffer the engine allocated itself
-    (nobody else can hold it), otherwise into a new buffer that the engine then owns."""
-    current = pending.get(key)
-    if current is None:
-        pending[key] = grad                             # not owned: the op may still hold it
-    elif id(current) in owned and current.dtype == grad.dtype:
+    """Add a gradient into the one already at ``pending[key]``: in place into a buffer the
+    engine allocated itself (nobody else can hold it), otherwise into a new buffer that the
+    engine then owns. (A first gradient is stored as it is: the op may still hold it.)"""
+    current = pending[key]
+    if id(current) in owned and current.dtype == grad.dtype:
         current += grad
     else:
         total = current + grad
@@ -579,7 +569,7 @@ def backward(root: Any, gradient: Any = None, retain_graph: bool = False) -> Non
             if key in pending:
                 _add_dense(pending, owned, key, g)
             else:
-                pending[key] = g                    # the first gradient: nothing to add yet
+                pending[key] = g                    # the first gradient, not owned
             if parent._retains_grad:
                 _accumulate_leaf(parent, g, stored)
         if not retain_graph:
