@@ -163,13 +163,16 @@ def blas_transposes(dtype: np.dtype, n: int, size: int) -> bool:
 
 
 def batch_innermost(x: Array) -> Array:
-    """A C-contiguous (N, ...) array's values stored with the batch axis innermost.
+    """``x``'s values with the batch axis innermost in memory, when BLAS can do that cheaply.
 
-    Returns a view of shape ``x.shape`` over memory ordered (..., N) (for a 4-D batch, the
-    CHWN layout of ``tinytorch.core.spatial``), made by ``transposing_copy``. Worth calling
-    only where ``blas_transposes`` holds for (x.dtype, N, x.size); otherwise a direct copy
-    into the final layout is one pass cheaper.
+    For a C-contiguous float (N, ...) batch that ``blas_transposes`` admits, returns a view of
+    shape ``x.shape`` over memory ordered (..., N) (for a 4-D batch, the CHWN layout of
+    ``tinytorch.core.spatial``), made by ``transposing_copy``. Otherwise returns ``x`` itself:
+    then the caller's one copy into its layout is the cheaper way.
     """
+    if not (x.ndim >= 2 and x.flags.c_contiguous
+            and blas_transposes(x.dtype, x.shape[0], x.size)):
+        return x
     rows = buffer_pool().empty((x[0].size, x.shape[0]), x.dtype)    # (C*H*W, N)
     transposing_copy(rows, x.reshape(x.shape[0], -1).T)
     moved: Array = rows.reshape(*x.shape[1:], x.shape[0]).transpose(x.ndim - 1, *range(x.ndim - 1))

@@ -35,14 +35,7 @@ import numpy as np
 
 from tinytorch.core import init
 from tinytorch.core.autograd import Function, Node, is_grad_enabled
-from tinytorch.core.buffers import (
-    batch_innermost,
-    blas_transposes,
-    buffer_pool,
-    copy_into,
-    in_layout,
-    layout_of,
-)
+from tinytorch.core.buffers import batch_innermost, buffer_pool, copy_into, in_layout, layout_of
 from tinytorch.core.errors import DTypeError, ShapeError, explain
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Parameter, Tensor
@@ -108,7 +101,9 @@ class Convolution2d(Function):
         (groups, og, _), geom = w.shape, ctx.geom
         g = grad.transpose(1, 2, 3, 0)              # (O, Ho, Wo, N): free when grad is CHWN
         if not g.flags.c_contiguous or g[0].nbytes % 4096 == 0:  # see BufferPool.matrix
-            g = _as_chwn_matrix(grad, g)
+            # a user's NCHW grad is transposed by BLAS first, several times faster than NumPy
+            target = buffer_pool().matrix(g.shape[0], g[0].size, g.dtype).reshape(g.shape)
+            g = copy_into(target, batch_innermost(grad).transpose(1, 2, 3, 0))
         g = g.reshape(groups, og, -1)                                      # (G, O/G, M)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
@@ -124,18 +119,6 @@ class Convolution2d(Function):
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
             grad_b = g.sum(axis=2).reshape(-1)
         return grad_x, grad_w, grad_b
-
-
-def _as_chwn_matrix(grad: Array, g: Array) -> Array:
-    """``g`` (grad's (O, Ho, Wo, N) view) copied into a GEMM-ready (O, Ho * Wo * N) matrix.
-
-    An NCHW-contiguous grad (a user's own upstream gradient) goes through ``batch_innermost``
-    first: BLAS transposes it several times faster than NumPy copies it across layouts.
-    """
-    target = buffer_pool().matrix(g.shape[0], g[0].size, g.dtype).reshape(g.shape)
-    if grad.flags.c_contiguous and blas_transposes(grad.dtype, grad.shape[0], grad.size):
-        g = batch_innermost(grad).transpose(1, 2, 3, 0)
-    return copy_into(target, g)
 
 
 def _check_float(op: str, *tensors: Tensor | None) -> None:

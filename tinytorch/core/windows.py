@@ -20,14 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.buffers import (
-    Layout,
-    batch_innermost,
-    blas_transposes,
-    buffer_pool,
-    copy_into,
-    layout_of,
-)
+from tinytorch.core.buffers import Layout, batch_innermost, buffer_pool, copy_into, layout_of
 from tinytorch.core.errors import ShapeError, explain
 
 Array = np.ndarray
@@ -176,8 +169,7 @@ def pad(x: Array, geom: Geometry, value: float = 0.0, layout: Layout | None = No
     padded[:, :, hp - bottom:] = value
     padded[:, :, :, :left] = value
     padded[:, :, :, wp - right:] = value
-    if layout == CHWN and layout_of(x) != layout and x.flags.c_contiguous \
-            and blas_transposes(x.dtype, x.shape[0], x.size):
+    if layout == CHWN and layout_of(x) != layout:
         x = batch_innermost(x)           # BLAS transposes NCHW faster than a cross-layout copy
     padded[geom.crop()] = x
     return padded
