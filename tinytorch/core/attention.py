@@ -23,7 +23,7 @@ import numpy as np
 
 from tinytorch.core import autograd, ops
 from tinytorch.core.autograd import Function, Node
-from tinytorch.core.broadcasting import broadcasts_to, ones
+from tinytorch.core.broadcasting import broadcasts_to, constant
 from tinytorch.core.errors import GraphError, ShapeError, explain
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.rng import get_rng
@@ -50,7 +50,7 @@ def masked_softmax(z: Array, mask: Array | None) -> Array:
         peak[np.isneginf(peak)] = 0.0                       # an all-blocked row: avoid -inf - -inf
     z -= peak
     np.exp(z, out=z)
-    total = z @ ones((z.shape[-1], 1), z.dtype)             # (..., 1): each row's sum
+    total = z @ constant((z.shape[-1], 1), 1.0, z.dtype)    # (..., 1): each row's sum
     if mask is not None:
         total[total == 0.0] = 1.0                           # ... and 0 / 0: the row stays zero
     z /= total

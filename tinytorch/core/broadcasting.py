@@ -59,15 +59,18 @@ def sum_rows(rows: np.ndarray) -> np.ndarray:
         >>> sum_rows(np.arange(6.0).reshape(3, 2)).tolist()
         [6.0, 9.0]
     """
-    return ones(len(rows), rows.dtype) @ rows
+    return constant(len(rows), 1.0, rows.dtype) @ rows
 
 
 @functools.lru_cache(maxsize=64)
-def ones(shape: int | Shape, dtype: np.dtype) -> np.ndarray:
-    """A read-only array of ones, made once per (shape, dtype): the summing vector of a row or
-    column sum done as a matrix-vector product, which small ops would otherwise rebuild on
-    every call (``np.ones`` costs a few microseconds, as much as the product itself)."""
-    array = np.ones(shape, dtype)
+def constant(shape: int | Shape, value: float, dtype: np.dtype) -> np.ndarray:
+    """A read-only array filled with ``value``, made once per (shape, value, dtype).
+
+    Row and column sums and means done as matrix-vector products multiply by such a vector;
+    small ops would otherwise rebuild it on every call (``np.ones`` costs a few microseconds,
+    as much as the product itself).
+    """
+    array = np.full(shape, value, dtype)
     array.flags.writeable = False
     return array
 

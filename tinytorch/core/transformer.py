@@ -26,7 +26,7 @@ from tinytorch.core import init
 from tinytorch.core.activations import GELU
 from tinytorch.core.attention import KVCache, MultiHeadAttention
 from tinytorch.core.autograd import Function, Node, no_grad
-from tinytorch.core.broadcasting import sum_rows
+from tinytorch.core.broadcasting import constant, sum_rows
 from tinytorch.core.embeddings import Embedding, PositionalEncoding, as_token_ids
 from tinytorch.core.errors import ShapeError, explain
 from tinytorch.core.layers import Dropout, Linear, Module
@@ -132,7 +132,7 @@ def _normalized_small(rows: Array, w: Array, b: Array, eps: float) -> tuple[Arra
     unnecessary) and the row sums are matrix-vector products, the cheapest reduction to call.
     """
     x = rows.astype(np.float64)
-    mean_weights = _mean_weights(rows.shape[1])                  # (n, 1), all 1/n
+    mean_weights = constant((rows.shape[1], 1), 1.0 / rows.shape[1], np.float64)  # x @ it: means
     x -= x @ mean_weights                                        # centred
     var = (x * x) @ mean_weights
     var += eps
@@ -142,14 +142,6 @@ def _normalized_small(rows: Array, w: Array, b: Array, eps: float) -> tuple[Arra
     out = xhat * w
     out += b
     return xhat, rstd, out
-
-
-@functools.lru_cache(maxsize=8)
-def _mean_weights(n: int) -> Array:
-    """A read-only float64 column of 1/n: ``x @ _mean_weights(n)`` is each row's mean."""
-    column = np.full((n, 1), 1.0 / n)
-    column.flags.writeable = False
-    return column
 
 
 def _normalized_blocked(rows: Array, w: Array, b: Array,
