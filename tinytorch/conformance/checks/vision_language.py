@@ -1,7 +1,7 @@
-"""Modules 09-13: convolutions and pooling, tokenization, embeddings, attention, transformer.
+"""Modules 09-12: convolutions and pooling, tokenization, embeddings, attention.
 
-Values and gradients against the oracle; structural promises (a causal layer never looks
-ahead, a cached generation equals recomputation); and two small models that must learn.
+Values and gradients against the oracle, structural promises (causal attention never looks
+ahead) and a CNN that must learn. Module 13, the transformer, is in ``transformer.py``.
 """
 
 from __future__ import annotations
