@@ -176,6 +176,22 @@ def train_step(model: Any, loss_fn: Any, optimizer: Any, x: Any, y: Any) -> Step
     return step
 
 
+def forward_backward_step(inputs: Sequence[Any], op: Callable[..., Any], grad: Any) -> Step:
+    """``op(*inputs)`` forward, then backward with ``grad``; returns the inputs' gradients.
+
+    The inputs' ``.grad`` is reset first, as a training loop's ``zero_grad`` does, so no
+    accumulation pass is timed. Written once for both frameworks, like ``train_step``.
+    """
+
+    def step() -> Any:
+        for x in inputs:
+            x.grad = None
+        op(*inputs).backward(grad)
+        return [x.grad for x in inputs]
+
+    return step
+
+
 # --------------------------------------------------------------------------- workload registry
 
 

@@ -8,12 +8,13 @@ nearly free: at these sizes an op should cost no more than PyTorch's.
 
 from __future__ import annotations
 
+import operator
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Step, Workload, optional_torch
+from benchmarks.harness import Step, Workload, forward_backward_step, optional_torch
 
 ORDER = 0  # these rows come first in the report
 
@@ -33,19 +34,6 @@ def _matmul_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _matmul_step(a: Any, b: Any, g: Any) -> Step:
-    """out = a @ b, then backward with g, filling a.grad and b.grad (tinytorch or torch)."""
-
-    def step() -> Any:
-        a.grad = None  # as a training loop's zero_grad does: no accumulation pass
-        b.grad = None
-        out = a @ b
-        out.backward(g)
-        return a.grad, b.grad
-
-    return step
-
-
 def matmul_tinytorch() -> Step:
     """tinytorch: out = a @ b, then backward with g, filling a.grad and b.grad."""
     from tinytorch.core.tensor import Tensor
@@ -53,7 +41,7 @@ def matmul_tinytorch() -> Step:
     a_np, b_np, g_np = _matmul_arrays()
     a = Tensor(a_np, requires_grad=True)
     b = Tensor(b_np, requires_grad=True)
-    return _matmul_step(a, b, Tensor(g_np))
+    return forward_backward_step([a, b], operator.matmul, Tensor(g_np))
 
 
 def matmul_torch() -> Step | None:
@@ -64,7 +52,7 @@ def matmul_torch() -> Step | None:
     a_np, b_np, g_np = _matmul_arrays()
     a = torch.from_numpy(a_np).requires_grad_()
     b = torch.from_numpy(b_np).requires_grad_()
-    return _matmul_step(a, b, torch.from_numpy(g_np))
+    return forward_backward_step([a, b], operator.matmul, torch.from_numpy(g_np))
 
 
 def matmul_numpy() -> Step:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Step, Workload, optional_torch
+from benchmarks.harness import Step, Workload, forward_backward_step, optional_torch
 
 ORDER = 35  # after the GPT rows they explain
 
@@ -36,22 +36,10 @@ def _heads(seed: int) -> np.ndarray:
     return heads
 
 
-def _fwd_bwd(inputs: list[Any], op: Callable[..., Any], grad: Any) -> Step:
-    """op(*inputs) forward, then backward with ``grad``; the inputs' gradients are returned."""
-
-    def step() -> Any:
-        for x in inputs:
-            x.grad = None
-        op(*inputs).backward(grad)
-        return [x.grad for x in inputs]
-
-    return step
-
-
 def _tinytorch_step(arrays: list[np.ndarray], op: Callable[..., Any], grad: np.ndarray) -> Step:
     from tinytorch.core.tensor import Tensor
 
-    return _fwd_bwd([Tensor(a, requires_grad=True) for a in arrays], op, Tensor(grad))
+    return forward_backward_step([Tensor(a, requires_grad=True) for a in arrays], op, Tensor(grad))
 
 
 def _torch_step(arrays: list[np.ndarray], make_op: Callable[[Any], Callable[..., Any]],
@@ -60,7 +48,7 @@ def _torch_step(arrays: list[np.ndarray], make_op: Callable[[Any], Callable[...,
     if torch is None:
         return None
     inputs = [torch.from_numpy(a).requires_grad_() for a in arrays]
-    return _fwd_bwd(inputs, make_op(torch), torch.from_numpy(grad))
+    return forward_backward_step(inputs, make_op(torch), torch.from_numpy(grad))
 
 
 # --- LayerNorm --------------------------------------------------------------------------------
